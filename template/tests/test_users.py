@@ -245,7 +245,10 @@ async def test_parallel_creates_with_one_email_give_one_user(
         *(
             client.post(
                 USERS,
-                json={"email": ("RACE" if n % 2 else "race") + "@example.com", "full_name": "R"},
+                json={
+                    "email": ("RACE" if n % 2 else "race") + "@example.com",
+                    "full_name": "R",
+                },
             )
             for n in range(20)
         )

@@ -5,6 +5,7 @@ No relationships: every query states what it loads, so nothing can lazy-load
 """
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -13,7 +14,7 @@ from app.utils.timestamps import UTCDateTime, utcnow
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
 
 
 class User(Base):

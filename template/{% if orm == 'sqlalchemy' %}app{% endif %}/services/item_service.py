@@ -16,7 +16,8 @@ from app.utils.timestamps import utcnow
 
 
 async def create_item(session: AsyncSession, data: ItemCreate) -> ItemRead:
-    item = Item(**data.model_dump())
+    now = utcnow()
+    item = Item(**data.model_dump(), created_at=now, updated_at=now)
     session.add(item)
     try:
         # The foreign key decides whether the owner exists, even if the owner
