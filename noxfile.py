@@ -1,0 +1,242 @@
+# /// script
+# requires-python = ">=3.11"
+# dependencies = ["nox>=2025.5.1", "copier>=9.4", "pyyaml>=6", "uv>=0.5"]
+# ///
+"""Render every variant of the template and run that variant's own checks and tests.
+
+`nox` runs everything: one session per variant (named like `sqlalchemy-asyncpg-nojwt`)
+and `template`, the template's own tests. The variants come from the choices in
+copier.yml, so a new choice there is a new session here.
+
+PostgreSQL variants use TEST_DATABASE_URL when it is set; otherwise one throwaway
+server is started from the PostgreSQL binaries on this machine and removed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import nox
+import yaml
+
+ROOT = Path(__file__).parent
+STARTED = time.monotonic()
+
+nox.needs_version = ">=2025.5.1"
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_missing_interpreters = True
+
+
+class Variant(NamedTuple):
+    orm: str
+    driver: str
+    jwt: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.orm}-{self.driver}-{'jwt' if self.jwt else 'nojwt'}"
+
+    @property
+    def answers(self) -> dict[str, object]:
+        return {"orm": self.orm, "driver": self.driver, "jwt": self.jwt}
+
+
+def _choices(question: dict[str, object]) -> list[object]:
+    if question.get("type") == "bool":
+        return [False, True]
+    choices = question["choices"]
+    return list(choices.values() if isinstance(choices, dict) else choices)
+
+
+def load_variants() -> list[Variant]:
+    questions = yaml.safe_load((ROOT / "copier.yml").read_text())
+    axes = [_choices(questions[name]) for name in Variant._fields]
+    return [Variant(*combination) for combination in itertools.product(*axes)]
+
+
+VARIANTS = load_variants()
+
+
+def _report_wall_time() -> None:
+    print(f"nox: wall time {time.monotonic() - STARTED:.0f} s", file=sys.stderr)
+
+
+atexit.register(_report_wall_time)
+
+
+# --- a throwaway PostgreSQL server, started on first need -------------------
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL server in a temporary directory, for this nox run only."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._bin: Path | None = None
+        self._data: Path | None = None
+
+    @staticmethod
+    def find_binaries() -> Path | None:
+        candidates = []
+        if pg_ctl := shutil.which("pg_ctl"):
+            candidates.append(Path(pg_ctl).resolve().parent)
+        candidates += [
+            Path(found)
+            for found in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+        ]
+        for directory in candidates:
+            if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
+                return directory
+        return None
+
+    def _as_server_user(self, *command: str | Path) -> list[str]:
+        # PostgreSQL refuses to run as root; Debian ships a `postgres` user.
+        args = [str(part) for part in command]
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--", *args]
+        return args
+
+    def start(self, session: nox.Session) -> None:
+        self._bin = self.find_binaries()
+        if self._bin is None:
+            session.error(
+                "The PostgreSQL variants need a database: set TEST_DATABASE_URL="
+                "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB (a database the tests "
+                "may wipe), or install the PostgreSQL server binaries "
+                "(e.g. `apt-get install postgresql`) so a throwaway server can run."
+            )
+        self._data = Path(tempfile.mkdtemp(prefix="nox-postgres-"))
+        if os.geteuid() == 0:
+            shutil.chown(self._data, user="postgres")
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        atexit.register(self.stop)
+        session.log(f"Starting a throwaway PostgreSQL on port {self.port}")
+        subprocess.run(
+            self._as_server_user(
+                self._bin / "initdb", "-D", self._data / "data", "-U", "postgres",
+                "--auth=trust", "-E", "UTF8", "--no-sync",
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        # Durability is worthless for a server that lives one test run.
+        options = (
+            f"-p {self.port} -k {self._data} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        subprocess.run(
+            self._as_server_user(
+                self._bin / "pg_ctl", "-D", self._data / "data", "-o", options,
+                "-l", self._data / "server.log", "-w", "start",
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def create_database(self, session: nox.Session, name: str) -> str:
+        if self._bin is None:
+            self.start(session)
+        assert self._bin is not None
+        psql = [str(self._bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port)]
+        for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
+            subprocess.run(
+                [*psql, "-U", "postgres", "-q", "-c", sql],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        if self._bin is None or self._data is None:
+            return
+        subprocess.run(
+            self._as_server_user(
+                self._bin / "pg_ctl", "-D", self._data / "data", "-m", "immediate",
+                "stop",
+            ),
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        shutil.rmtree(self._data, ignore_errors=True)
+        self._bin = self._data = None
+
+
+POSTGRES = ThrowawayPostgres()
+
+
+def test_database_url(session: nox.Session, variant: Variant) -> str:
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        return url
+    return POSTGRES.create_database(session, variant.id.replace("-", "_"))
+
+
+# --- sessions ----------------------------------------------------------------
+
+
+def render(session: nox.Session, variant: Variant) -> Path:
+    """Render the working tree, uncommitted changes included, into a fresh dir."""
+    import copier
+
+    destination = Path(session.create_tmp()) / "project"
+    shutil.rmtree(destination, ignore_errors=True)
+    copier.run_copy(
+        str(ROOT),
+        destination,
+        data={"project_name": "Nox Check", **variant.answers},
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    return destination
+
+
+def check_variant(session: nox.Session, variant: Variant) -> None:
+    project = render(session, variant)
+    session.chdir(project)
+    env = {"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
+    session.run_install("uv", "sync", "--quiet", env=env, external=True)
+    # The render is new every time; a cache beside the venv keeps mypy fast.
+    mypy_cache = str(Path(session.virtualenv.location) / "mypy-cache")
+    session.run("ruff", "format", "--check", ".")
+    session.run("ruff", "check", ".")
+    session.run("mypy", "--cache-dir", mypy_cache, "app", "tests")
+    test_env = {}
+    if variant.driver == "asyncpg":
+        test_env["TEST_DATABASE_URL"] = test_database_url(session, variant)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", env=test_env)
+
+
+def register(variant: Variant) -> None:
+    def session_function(session: nox.Session) -> None:
+        check_variant(session, variant)
+
+    session_function.__doc__ = f"Render {variant.id}; ruff, mypy and its tests"
+    nox.session(name=variant.id, tags=["variants", variant.orm, variant.driver])(
+        session_function
+    )
+
+
+for _variant in VARIANTS:
+    register(_variant)
+
+
+@nox.session(tags=["template"])
+def template(session: nox.Session) -> None:
+    """The template's own tests: questions, rendering and the shared-code rule."""
+    session.install("copier>=9.4", "pytest>=8.3", "pyyaml>=6")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests", *session.posargs)
