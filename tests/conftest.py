@@ -1,0 +1,67 @@
+"""Renders of the template, made once per test run through Copier's Python API."""
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+
+ROOT = Path(__file__).parent.parent
+QUESTIONS = yaml.safe_load((ROOT / "copier.yml").read_text())
+
+
+def choices(question: str) -> list[object]:
+    spec = QUESTIONS[question]
+    if spec.get("type") == "bool":
+        return [False, True]
+    values = spec["choices"]
+    return list(values.values() if isinstance(values, dict) else values)
+
+
+VARIANTS = [
+    {"orm": orm, "driver": driver, "jwt": jwt}
+    for orm, driver, jwt in itertools.product(
+        choices("orm"), choices("driver"), choices("jwt")
+    )
+]
+
+
+def variant_id(answers: dict[str, object]) -> str:
+    return f"{answers['orm']}-{answers['driver']}-{'jwt' if answers['jwt'] else 'nojwt'}"
+
+
+Render = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def render(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Render]:
+    """Render the working tree (uncommitted changes included) with some answers."""
+    cache: dict[str, Path] = {}
+
+    def _render(**answers: object) -> Path:
+        data = {"project_name": "Template Check", **answers}
+        key = repr(sorted(data.items()))
+        if key not in cache:
+            destination = tmp_path_factory.mktemp("render") / "project"
+            copier.run_copy(
+                str(ROOT),
+                destination,
+                data=data,
+                defaults=True,
+                vcs_ref="HEAD",
+                quiet=True,
+            )
+            cache[key] = destination
+        return cache[key]
+
+    yield _render
+
+
+def files_of(project: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(project)): path.read_bytes()
+        for path in sorted(project.rglob("*"))
+        if path.is_file()
+    }

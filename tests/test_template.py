@@ -1,0 +1,204 @@
+"""The template's promises about what it renders, for every combination of answers."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import copier
+import pytest
+import yaml
+
+from conftest import ROOT, VARIANTS, Render, choices, files_of, variant_id
+
+LAYOUT = [
+    "app/__init__.py",
+    "app/main.py",
+    "app/database.py",
+    "app/models.py",
+    "app/schemas.py",
+    "app/routes/__init__.py",
+    "app/routes/health.py",
+    "app/routes/users.py",
+    "app/routes/items.py",
+    "app/services/__init__.py",
+    "app/services/user_service.py",
+    "app/services/item_service.py",
+    "app/core/__init__.py",
+    "app/core/config.py",
+    "app/utils/__init__.py",
+    "app/utils/pagination.py",
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/test_health.py",
+    "tests/test_users.py",
+    "tests/test_items.py",
+    "pyproject.toml",
+    "README.md",
+    ".gitignore",
+    ".env.example",
+    ".copier-answers.yml",
+]
+
+# The only files that may differ between ORM styles for the same driver and jwt
+# answer: the data layer, and the files that list its dependencies or name it.
+DATA_LAYER = {
+    "app/database.py",
+    "app/models.py",
+    "app/services/user_service.py",
+    "app/services/item_service.py",
+    "pyproject.toml",
+    "README.md",
+    ".copier-answers.yml",
+}
+
+# Distribution names that only some variants may depend on.
+OPTIONAL_DEPENDENCIES = {
+    "asyncpg": lambda answers: answers["driver"] == "asyncpg",
+    "aiosqlite": lambda answers: answers["driver"] == "aiosqlite",
+    "sqlmodel": lambda answers: answers["orm"] == "sqlmodel",
+    "databases": lambda answers: answers["orm"] == "databases",
+}
+
+
+def dependency_names(project: Path) -> set[str]:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    names = set()
+    for requirement in pyproject["project"]["dependencies"]:
+        match = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        assert match, requirement
+        names.add(match.group().lower())
+    return names
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_every_variant_renders_the_whole_layout(
+    render: Render, answers: dict[str, object]
+) -> None:
+    project = render(**answers)
+    missing = [name for name in LAYOUT if not (project / name).is_file()]
+    assert not missing
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_each_variant_depends_only_on_what_it_uses(
+    render: Render, answers: dict[str, object]
+) -> None:
+    names = dependency_names(render(**answers))
+    for name, wanted in OPTIONAL_DEPENDENCIES.items():
+        assert (name in names) == wanted(answers), name
+    assert {"fastapi", "pydantic-settings", "uvicorn"} <= {
+        name.split("[")[0] for name in names
+    }
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_no_template_syntax_or_blank_line_runs_are_left(
+    render: Render, answers: dict[str, object]
+) -> None:
+    for name, content in files_of(render(**answers)).items():
+        text = content.decode()
+        for marker in ("{{ ", " }}", "{%", "%}", "{#", "#}"):
+            assert marker not in text, (name, marker)
+        assert "\n\n\n\n" not in text, name
+        assert text == "" or text.endswith("\n"), name
+        assert not text.endswith("\n\n"), name
+        trailing = [n for n, line in enumerate(text.splitlines(), 1) if line != line.rstrip()]
+        assert not trailing, (name, trailing)
+
+
+@pytest.mark.parametrize("jwt", choices("jwt"))
+@pytest.mark.parametrize("driver", choices("driver"))
+def test_only_the_data_layer_differs_between_orm_styles(
+    render: Render, driver: str, jwt: bool
+) -> None:
+    renders = {
+        orm: files_of(render(orm=orm, driver=driver, jwt=jwt)) for orm in choices("orm")
+    }
+    reference_orm, reference = next(iter(renders.items()))
+    for orm, files in renders.items():
+        assert set(files) == set(reference), (orm, set(files) ^ set(reference))
+        differing = {name for name in files if files[name] != reference[name]}
+        assert differing <= DATA_LAYER, (reference_orm, orm, differing - DATA_LAYER)
+
+
+def test_jwt_false_renders_nothing_of_jwt(render: Render) -> None:
+    project = render(jwt=False)
+    assert not (project / "app/core/security.py").exists()
+    assert not (project / "app/routes/auth.py").exists()
+    assert not {"pyjwt", "pwdlib"} & dependency_names(project)
+
+
+def test_defaults_give_the_default_variant(render: Render) -> None:
+    project = render()
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["orm"] == "sqlalchemy"
+    assert answers["driver"] == "aiosqlite"
+    assert answers["jwt"] is False
+    assert answers["project_slug"] == "template_check"
+    # What `copier update` needs to find the template again.
+    assert answers["_src_path"]
+    assert answers["_commit"]
+
+
+def test_rendering_is_deterministic(
+    render: Render, tmp_path: Path
+) -> None:
+    copier.run_copy(
+        str(ROOT),
+        tmp_path / "again",
+        data={"project_name": "Template Check"},
+        defaults=True,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    assert files_of(tmp_path / "again") == files_of(render())
+
+
+def test_names_are_rendered_where_they_belong(render: Render) -> None:
+    project = render(project_name="Billing API", description="Invoices, paid.")
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "billing_api"
+    assert pyproject["project"]["description"] == "Invoices, paid."
+    assert 'title="Billing API"' in (project / "app/main.py").read_text()
+    assert "# Billing API" in (project / "README.md").read_text()
+    assert "billing_api.db" in (project / ".env.example").read_text()
+
+
+@pytest.mark.parametrize(
+    ("answers", "question"),
+    [
+        ({"project_slug": "my-service"}, "project_slug"),
+        ({"project_slug": "MyService"}, "project_slug"),
+        ({"project_slug": "1service"}, "project_slug"),
+        ({"project_slug": ""}, "project_slug"),
+        ({"project_name": ""}, "project_name"),
+        ({"project_name": "   "}, "project_name"),
+        ({"project_name": 'Say "hi"'}, "project_name"),
+        ({"description": 'a "quoted" line'}, "description"),
+        ({"orm": "peewee"}, "orm"),
+        ({"driver": "mysql"}, "driver"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "-".join(map(str, value.values())),
+)
+def test_bad_answers_are_refused_naming_the_question(
+    tmp_path: Path, answers: dict[str, str], question: str
+) -> None:
+    destination = tmp_path / "project"
+    with pytest.raises(ValueError, match=question):
+        copier.run_copy(
+            str(ROOT),
+            destination,
+            data={"project_name": "Template Check", **answers},
+            defaults=True,
+            vcs_ref="HEAD",
+            quiet=True,
+        )
+    assert not destination.exists()
+
+
+def test_a_missing_project_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="project_name"):
+        copier.run_copy(
+            str(ROOT), tmp_path / "project", defaults=True, vcs_ref="HEAD", quiet=True
+        )
+    assert not (tmp_path / "project").exists()
