@@ -192,7 +192,7 @@ def render(session: nox.Session, variant: Variant) -> Path:
     """Render the working tree, uncommitted changes included, into a fresh dir."""
     import copier
 
-    destination = Path(session.create_tmp()) / "project"
+    destination = Path(session.create_tmp()).resolve() / "project"
     shutil.rmtree(destination, ignore_errors=True)
     copier.run_copy(
         str(ROOT),
@@ -215,10 +215,15 @@ def check_variant(session: nox.Session, variant: Variant) -> None:
     session.run("ruff", "format", "--check", ".")
     session.run("ruff", "check", ".")
     session.run("mypy", "--cache-dir", mypy_cache, "app", "tests")
-    test_env = {}
     if variant.driver == "asyncpg":
-        test_env["TEST_DATABASE_URL"] = test_database_url(session, variant)
-    session.run("pytest", "-q", "-p", "no:cacheprovider", env=test_env)
+        database_url = test_database_url(session, variant)
+    else:
+        database_url = f"sqlite+aiosqlite:///{project / 'live.db'}"
+    session.run(
+        "pytest", "-q", "-p", "no:cacheprovider", env={"TEST_DATABASE_URL": database_url}
+    )
+    # The same contract once more, over real HTTP to the app served by uvicorn.
+    session.run("python", str(ROOT / "tests/live/contract_check.py"), database_url)
 
 
 def register(variant: Variant) -> None:

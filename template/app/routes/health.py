@@ -1,4 +1,5 @@
 import asyncio
+import logging
 
 from fastapi import APIRouter, Request, Response, status
 
@@ -6,6 +7,7 @@ from app.database import Database
 from app.schemas import Health
 
 router = APIRouter(tags=["health"])
+logger = logging.getLogger(__name__)
 
 
 @router.get(
@@ -23,7 +25,9 @@ async def health(request: Request, response: Response) -> Health:
     try:
         await asyncio.wait_for(database.ping(), timeout=database.timeout)
     except Exception as error:  # any failure means "unavailable", never a 500
+        logger.warning("Health check failed: %r", error)
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        reason = str(error) or type(error).__name__
-        return Health(status="unavailable", database=reason)
+        # The error's class tells an operator what failed without handing a
+        # client the database's host names or messages.
+        return Health(status="unavailable", database=type(error).__name__)
     return Health(status="ok", database="ok")
