@@ -218,11 +218,12 @@ def check_variant(session: nox.Session, variant: Variant) -> None:
     if variant.driver == "asyncpg":
         database_url = test_database_url(session, variant)
     else:
-        database_url = f"sqlite+aiosqlite:///{project / 'live.db'}"
+        database_url = f"sqlite+aiosqlite:///{project / 'test.db'}"
     session.run(
         "pytest", "-q", "-p", "no:cacheprovider", env={"TEST_DATABASE_URL": database_url}
     )
-    # The same contract once more, over real HTTP to the app served by uvicorn.
+    # The contract once more, over real HTTP to the app served by uvicorn, on the
+    # database the tests leave empty.
     session.run("python", str(ROOT / "tests/live/contract_check.py"), database_url)
 
 
