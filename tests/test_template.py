@@ -1,6 +1,7 @@
 """The template's promises about what it renders, for every combination of answers."""
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -154,12 +155,31 @@ def test_rendering_is_deterministic(
     assert files_of(tmp_path / "again") == files_of(render())
 
 
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"orm": "sqlalchemy", "driver": "asyncpg", "jwt": True},
+        {"orm": "databases", "driver": "aiosqlite", "jwt": False},
+    ],
+    ids=variant_id,
+)
+def test_the_longest_answers_still_pass_ruff(
+    render: Render, answers: dict[str, object]
+) -> None:
+    project = render(
+        project_name="N" * 60, project_slug="s" * 40, description="d " * 35 + "dd", **answers
+    )
+    for command in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_names_are_rendered_where_they_belong(render: Render) -> None:
     project = render(project_name="Billing API", description="Invoices, paid.")
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["name"] == "billing_api"
     assert pyproject["project"]["description"] == "Invoices, paid."
-    assert 'title="Billing API"' in (project / "app/main.py").read_text()
+    assert 'TITLE = "Billing API"' in (project / "app/main.py").read_text()
     assert "# Billing API" in (project / "README.md").read_text()
     assert "billing_api.db" in (project / ".env.example").read_text()
 
@@ -171,6 +191,9 @@ def test_names_are_rendered_where_they_belong(render: Render) -> None:
         ({"project_slug": "MyService"}, "project_slug"),
         ({"project_slug": "1service"}, "project_slug"),
         ({"project_slug": ""}, "project_slug"),
+        ({"project_slug": "s" * 41}, "project_slug"),
+        ({"project_name": "n" * 61}, "project_name"),
+        ({"description": "d" * 73}, "description"),
         ({"project_name": ""}, "project_name"),
         ({"project_name": "   "}, "project_name"),
         ({"project_name": 'Say "hi"'}, "project_name"),
