@@ -208,6 +208,9 @@ def render(session: nox.Session, variant: Variant) -> Path:
 def check_variant(session: nox.Session, variant: Variant) -> None:
     project = render(session, variant)
     session.chdir(project)
+    # A project is its own repository; without one, ruff would apply this
+    # repository's .gitignore (which ignores .nox/) and check nothing.
+    session.run("git", "init", "--quiet", external=True)
     env = {"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
     session.run_install("uv", "sync", "--quiet", env=env, external=True)
     # The render is new every time; a cache beside the venv keeps mypy fast.
