@@ -179,54 +179,56 @@ class ThrowawayPostgres:
 POSTGRES = ThrowawayPostgres()
 
 
-def test_database_url(session: nox.Session, variant: Variant) -> str:
+def test_database_url(session: nox.Session, name: str) -> str:
+    """A PostgreSQL database the tests may wipe, one per session."""
     if url := os.environ.get("TEST_DATABASE_URL"):
         return url
-    return POSTGRES.create_database(session, variant.id.replace("-", "_"))
+    return POSTGRES.create_database(session, name.replace("-", "_"))
 
 
 # --- sessions ----------------------------------------------------------------
 
 
 def render(session: nox.Session, variant: Variant) -> Path:
-    """Render the working tree, uncommitted changes included, into a fresh dir."""
-    import copier
+    """The variant as a team would have it: the last release, rendered and edited,
+    then updated to the working tree (uncommitted changes included).
 
-    destination = Path(session.create_tmp()).resolve() / "project"
-    shutil.rmtree(destination, ignore_errors=True)
-    copier.run_copy(
-        str(ROOT),
-        destination,
-        data={"project_name": "Nox Check", **variant.answers},
-        defaults=True,
-        vcs_ref="HEAD",
-        quiet=True,
-    )
-    return destination
+    tests/test_update.py proves this equals a fresh render plus the team's edits,
+    so checking it checks the fresh render too.
+    """
+    sys.path.insert(0, str(ROOT / "tests"))
+    from update_scenario import snapshot_template, updated_project
+
+    tmp = Path(session.create_tmp()).resolve()
+    for leftover in ("template", "project"):
+        shutil.rmtree(tmp / leftover, ignore_errors=True)
+    template = snapshot_template(tmp / "template")
+    return updated_project(template, tmp / "project", variant.answers)
 
 
 def check_variant(session: nox.Session, variant: Variant) -> None:
     project = render(session, variant)
     session.chdir(project)
-    # A project is its own repository; without one, ruff would apply this
-    # repository's .gitignore (which ignores .nox/) and check nothing.
-    session.run("git", "init", "--quiet", external=True)
     env = {"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
     session.run_install("uv", "sync", "--quiet", env=env, external=True)
     # The render is new every time; a cache beside the venv keeps mypy fast.
     mypy_cache = str(Path(session.virtualenv.location) / "mypy-cache")
     session.run("ruff", "format", "--check", ".")
     session.run("ruff", "check", ".")
-    session.run("mypy", "--cache-dir", mypy_cache, "app", "tests")
+    session.run("mypy", "--cache-dir", mypy_cache)
     if variant.driver == "asyncpg":
-        database_url = test_database_url(session, variant)
+        database_url = test_database_url(session, variant.id)
     else:
-        database_url = f"sqlite+aiosqlite:///{project / 'test.db'}"
+        # The SQLite tests make their own database file.
+        database_url = f"sqlite+aiosqlite:///{project / 'live.db'}"
     session.run(
         "pytest", "-q", "-p", "no:cacheprovider", env={"TEST_DATABASE_URL": database_url}
     )
-    # The contract once more, over real HTTP to the app served by uvicorn, on the
-    # database the tests leave empty.
+    # The contract once more, over real HTTP to the app served by uvicorn, on a
+    # database emptied and migrated with the alembic CLI, as the README says.
+    migrate = {"DATABASE_URL": database_url}
+    session.run("alembic", "downgrade", "base", env=migrate)
+    session.run("alembic", "upgrade", "head", env=migrate)
     session.run("python", str(ROOT / "tests/live/contract_check.py"), database_url)
 
 
@@ -255,9 +257,15 @@ def template(session: nox.Session) -> None:
         "fastapi>=0.121", "pydantic-settings>=2.6", "email-validator>=2.2",
         "sqlalchemy[asyncio]>=2.0.38", "sqlmodel>=0.0.25", "databases>=0.9",
         "aiosqlite>=0.22.1", "asyncpg>=0.30", "pyjwt>=2.10", "pwdlib[argon2]>=0.2.1",
-        "python-multipart>=0.0.18",
+        "python-multipart>=0.0.18", "alembic>=1.16",
+        # What the update tests need to run an updated project's own tests.
+        "httpx>=0.28", "pytest-asyncio>=1.0", "pytest-cov>=6.0",
     )
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests", *session.posargs)
+    database_url = test_database_url(session, "template")
+    session.run(
+        "pytest", "-q", "-p", "no:cacheprovider", "tests", *session.posargs,
+        env={"TEST_DATABASE_URL": database_url},
+    )
 
 
 @nox.session(tags=["docs"])

@@ -144,7 +144,7 @@ def test_rendered_ci_checks_everything_against_the_right_database(
         "uv sync",
         "uv run ruff check",
         "uv run ruff format --check",
-        "uv run mypy app tests",
+        "uv run mypy",
         "uv run pytest",
     ):
         assert any(run.startswith(command) for run in runs), command
@@ -294,11 +294,17 @@ def test_compose_file_only_where_there_is_a_database_server(
         if "postgres" in service.get("image", "")
     ]
     assert "healthcheck" in database
-    (app,) = [service for service in services.values() if "build" in service]
-    assert app["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://")
-    assert {dep["condition"] for dep in app["depends_on"].values()} == {
-        "service_healthy"
+    # The schema is migrated by a one-off service before the app starts.
+    migrate, app = services["migrate"], services["app"]
+    assert migrate["command"] == ["alembic", "upgrade", "head"]
+    assert migrate["depends_on"]["db"]["condition"] == "service_healthy"
+    assert app["depends_on"] == {
+        "migrate": {"condition": "service_completed_successfully"}
     }
+    assert app["image"] == migrate["image"]
+    for service in (migrate, app):
+        url = service["environment"]["DATABASE_URL"]
+        assert url.startswith("postgresql+asyncpg://")
 
 
 def test_editorconfig_is_rendered(render: Render) -> None:

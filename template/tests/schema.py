@@ -1,0 +1,47 @@
+"""Direct work on the test database, below the application."""
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.models import metadata
+
+ALEMBIC_INI = Path(__file__).parent.parent / "alembic.ini"
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from a synchronous test or fixture."""
+    return asyncio.run(coroutine)
+
+
+async def run_sync(database_url: str, function: Callable[[Connection], T]) -> T:
+    """Call `function` with a connection to the database, in one transaction."""
+    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(function)
+    finally:
+        await engine.dispose()
+
+
+async def drop_all_tables(database_url: str) -> None:
+    def drop(connection: Connection) -> None:
+        existing = MetaData()
+        existing.reflect(connection)
+        existing.drop_all(connection)
+
+    await run_sync(database_url, drop)
+
+
+async def delete_all_rows(database_url: str) -> None:
+    def delete(connection: Connection) -> None:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+
+    await run_sync(database_url, delete)

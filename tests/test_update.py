@@ -1,0 +1,137 @@
+"""`copier update`: from the last release to the working tree, and to new answers."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import VARIANTS, variant_id
+from update_scenario import (
+    README_LINE,
+    apply_team_edits,
+    render_release,
+    snapshot_template,
+    update,
+    updated_project,
+)
+
+CONFLICT_MARKERS = ("<<<<<<<", ">>>>>>>")
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return snapshot_template(tmp_path_factory.mktemp("template") / "repo")
+
+
+def fresh_render(template: Path, destination: Path, **answers: object) -> Path:
+    render_release(template, destination, answers, "HEAD")
+    return destination
+
+
+def project_files(project: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(project)): path.read_text()
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+def assert_cleanly_merged(files: dict[str, str]) -> None:
+    assert not [name for name in files if name.endswith(".rej")]
+    conflicted = [
+        name
+        for name, text in files.items()
+        if any(marker in text for marker in CONFLICT_MARKERS)
+    ]
+    assert not conflicted
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_an_update_from_the_last_release_keeps_the_team_edits(
+    template: Path, answers: dict[str, object], tmp_path: Path
+) -> None:
+    project = updated_project(template, tmp_path / "project", answers)
+    files = project_files(project)
+    assert_cleanly_merged(files)
+
+    assert "version.router" in files["app/main.py"]
+    assert "Field(default=20," in files["app/core/config.py"]
+    assert README_LINE in files["README.md"]
+    # And the rest is exactly what the new release renders.
+    expected = fresh_render(template, tmp_path / "expected", **answers)
+    apply_team_edits(expected)
+    assert files == project_files(expected)
+
+
+def run_project_tests(project: Path, database_url: str) -> None:
+    # The template session's environment holds every variant's dependencies.
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env={**os.environ, "TEST_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def alembic_upgrade(project: Path, database_url: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=project,
+        env={**os.environ, "DATABASE_URL": database_url},
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_an_update_can_turn_jwt_on_and_keeps_the_users(
+    template: Path, tmp_path: Path
+) -> None:
+    answers: dict[str, object] = {"orm": "sqlalchemy", "driver": "aiosqlite"}
+    project = tmp_path / "project"
+    fresh_render(template, project, **answers, jwt=False)
+    database = tmp_path / "service.db"
+    database_url = f"sqlite+aiosqlite:///{database}"
+    alembic_upgrade(project, database_url)
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO users (email, full_name, is_active, created_at) "
+            "VALUES ('ada@example.com', 'Ada', 1, '2026-01-01 00:00:00')"
+        )
+
+    update(project, jwt=True)
+
+    files = project_files(project)
+    assert_cleanly_merged(files)
+    expected = fresh_render(template, tmp_path / "expected", **answers, jwt=True)
+    assert files == project_files(expected)
+    # The new revision adds the password column; the user stays, without one.
+    alembic_upgrade(project, database_url)
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT email, password_hash FROM users").fetchall()
+    assert rows == [("ada@example.com", "")]
+    run_project_tests(project, database_url)
+
+
+def test_an_update_can_move_to_postgresql(template: Path, tmp_path: Path) -> None:
+    database_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not database_url.startswith("postgresql"):
+        pytest.fail(
+            "TEST_DATABASE_URL must name a PostgreSQL database these tests may wipe "
+            "(nox sets it)"
+        )
+    answers: dict[str, object] = {"orm": "sqlmodel", "jwt": False}
+    project = tmp_path / "project"
+    fresh_render(template, project, **answers, driver="aiosqlite")
+
+    update(project, driver="asyncpg")
+
+    files = project_files(project)
+    assert_cleanly_merged(files)
+    expected = fresh_render(template, tmp_path / "expected", **answers, driver="asyncpg")
+    assert files == project_files(expected)
+    run_project_tests(project, database_url)
