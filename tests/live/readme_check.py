@@ -1,0 +1,102 @@
+"""Run the commands a rendered project's README gives, as a reader would.
+
+Run with the rendered project's own Python, from the project's directory:
+
+    python readme_check.py
+
+It takes the first `sh` block of the "Run it" and "Test it" sections and runs each
+line with bash. The server command is started, asked for /health until the database
+answers, and stopped. Lines that need a PostgreSQL server at localhost:5432
+(`createdb`, `export TEST_DATABASE_URL=...`) are left to the caller, which provides
+DATABASE_URL and TEST_DATABASE_URL in the environment instead. Exits non-zero on the
+first command that fails, or when a check the template promises is missing.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+SECTIONS = ("Run it", "Test it")
+# What every README must tell its reader to run.
+REQUIRED = (
+    "uv sync",
+    "uv run alembic upgrade head",
+    "uv run uvicorn app.main:app",
+    "uv run pytest",
+    "uv run ruff check .",
+    "uv run ruff format --check .",
+    "uv run mypy",
+)
+LEFT_TO_THE_CALLER = ("createdb ", "export TEST_DATABASE_URL=")
+SERVER_START_TIMEOUT = 30.0
+
+
+def commands(readme: str, section: str) -> list[str]:
+    match = re.search(
+        rf"^## {re.escape(section)}\n.*?^```sh\n(.*?)^```", readme, re.M | re.S
+    )
+    if match is None:
+        sys.exit(f"README.md: no sh block under '## {section}'")
+    lines = [line.split("  #")[0].strip() for line in match.group(1).splitlines()]
+    return [line for line in lines if line]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_and_check(command: str) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec {command} --port {port}"], start_new_session=True
+    )
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/health", timeout=5
+                ) as response:
+                    health = json.load(response)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    sys.exit(f"`{command}` did not serve /health")
+                time.sleep(0.3)
+        if health != {"status": "ok", "database": "ok"}:
+            sys.exit(f"`{command}`: /health answered {health}")
+        print(f"readme_check: `{command}` serves /health: {health}", flush=True)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+
+
+def main() -> None:
+    readme = Path("README.md").read_text()
+    steps = [line for section in SECTIONS for line in commands(readme, section)]
+    for required in REQUIRED:
+        if not any(required in step for step in steps):
+            sys.exit(f"README.md does not say to run `{required}`")
+    for step in steps:
+        if step.startswith(LEFT_TO_THE_CALLER):
+            print(f"readme_check: skipped (the caller's database): {step}", flush=True)
+        elif "uvicorn app.main:app" in step:
+            serve_and_check(step)
+        else:
+            print(f"readme_check: $ {step}", flush=True)
+            if subprocess.run(["bash", "-c", step]).returncode != 0:
+                sys.exit(f"README.md command failed: {step}")
+
+
+if __name__ == "__main__":
+    main()
