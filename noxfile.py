@@ -231,6 +231,22 @@ def check_variant(session: nox.Session, variant: Variant) -> None:
     session.run("alembic", "downgrade", "base", env=migrate)
     session.run("alembic", "upgrade", "head", env=migrate)
     session.run("python", str(ROOT / "tests/live/contract_check.py"), database_url)
+    # The database goes away (and comes back) under the app served by uvicorn;
+    # the pool runs dry; SIGTERM arrives with requests in flight.
+    fault_check = str(ROOT / "tests/live/fault_check.py")
+    if variant.driver == "asyncpg":
+        # It stops the server, so it needs one of its own even when
+        # TEST_DATABASE_URL names an external one.
+        binaries = ThrowawayPostgres.find_binaries()
+        if binaries is None:
+            session.error(
+                "The fault check stops and restarts a PostgreSQL server of its own: "
+                "install the PostgreSQL server binaries (e.g. `apt-get install "
+                "postgresql`), even when TEST_DATABASE_URL names a server."
+            )
+        session.run("python", fault_check, "postgres", str(binaries))
+    else:
+        session.run("python", fault_check, "sqlite")
 
 
 def register(variant: Variant) -> None:
