@@ -99,7 +99,9 @@ def main() -> None:
                 "--max-examples", max_examples,
                 # The same cases every run: a failure here is a bug, not bad luck.
                 "--seed", "20261125",
-                "--phases", "examples,coverage,fuzzing",
+                # Stateful: sequences that follow the links schemathesis infers
+                # (create, then read, change and delete what was created).
+                "--phases", "examples,coverage,fuzzing,stateful",
                 "--request-timeout", "10",
                 "--workers", "1",
                 "--no-color",
