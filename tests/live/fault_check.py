@@ -293,6 +293,29 @@ async def wait_for_waiters(lock: DatabaseLock, count: int) -> None:
     raise AssertionError(f"{count} requests never reached the database")
 
 
+async def lost_mid_request(
+    api: Api, postgres: PostgresServer, lock: PostgresLock
+) -> None:
+    """Requests whose queries are running when the server goes: 503, not 500."""
+    import asyncpg
+
+    # Held by hand: the server's going breaks this connection too.
+    holder = await asyncpg.connect(lock.dsn)
+    await holder.execute("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+    in_flight = [
+        asyncio.create_task(api.call("POST", USERS, json=api.new_user()))
+        for _ in range(POOL_SIZE)
+    ]
+    await wait_for_waiters(lock, len(in_flight))
+    postgres.stop()
+    holder.terminate()
+    responses = await asyncio.gather(*in_flight)
+    assert [response.status_code for response in responses] == [503] * len(in_flight), [
+        response.text for response in responses
+    ]
+    assert all(response.json() == UNAVAILABLE for response in responses)
+
+
 def migrate(database_url: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"],
@@ -307,6 +330,10 @@ def serving(database_url: str, database_timeout: float) -> Iterator[Uvicorn]:
     server = Uvicorn(database_url, database_timeout)
     try:
         yield server
+    except BaseException:
+        server.log.seek(0)
+        print("uvicorn's log, to the failure:\n" + server.log.read()[-6000:])
+        raise
     finally:
         if server.process.poll() is None:
             server.process.kill()
@@ -354,6 +381,11 @@ async def check_postgres(binaries: Path) -> None:
                 assert {r.status_code for r in again} == {200, 201}, [
                     r.text for r in again if r.status_code not in (200, 201)
                 ]
+
+                log("the server goes away under requests in flight")
+                await lost_mid_request(api, postgres, lock)
+                postgres.start()
+                await api.expect_available()
 
                 log("the pool is exhausted")
                 before = await lock.row_count()
