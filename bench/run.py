@@ -349,7 +349,7 @@ def parse_latency(text: str) -> float:
 def run_wrk(app: App, script: Path, seconds: float) -> Sample:
     output = subprocess.run(
         [
-            "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
+            "wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency",
             "-s", str(script), app.url,
         ],
         capture_output=True,

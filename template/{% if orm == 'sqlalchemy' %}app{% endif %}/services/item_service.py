@@ -4,15 +4,22 @@ Each function is one unit of work: it commits what it wrote before returning,
 and a failure leaves nothing written.
 """
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database import reading
 from app.models import Item
 from app.schemas import ItemCreate, ItemRead, ItemUpdate
 from app.services.exceptions import OwnerNotFoundError
 from app.utils.pagination import Page
 from app.utils.timestamps import utcnow
+
+# Reads select Item's columns rather than Item objects: the rows go straight
+# into the response model, without the session's identity map and change
+# tracking, which a read that returns at once has no use for.
+ITEM_COLUMNS = tuple(Item.__table__.columns)
+SELECT_ITEM = select(*ITEM_COLUMNS).where(Item.id == bindparam("item_id"))
 
 
 async def create_item(session: AsyncSession, data: ItemCreate) -> ItemRead:
@@ -37,24 +44,39 @@ async def list_items(
     owner_id: int | None = None,
     title_contains: str | None = None,
 ) -> Page[ItemRead]:
-    query = select(Item)
+    conditions: list[ColumnElement[bool]] = []
     if owner_id is not None:
-        query = query.where(Item.owner_id == owner_id)
+        conditions.append(Item.owner_id == owner_id)
     if title_contains:
-        query = query.where(Item.title.icontains(title_contains, autoescape=True))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    items = await session.scalars(query.order_by(Item.id).offset(offset).limit(limit))
+        conditions.append(Item.title.icontains(title_contains, autoescape=True))
+    # The page and the total in one statement, so one round trip and one snapshot.
+    query = (
+        select(*ITEM_COLUMNS, func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(Item.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    async with reading(session):
+        rows = (await session.execute(query)).all()
+        if rows:
+            total = rows[0].total
+        else:
+            # Past the last page there is no row to carry the total.
+            count = select(func.count()).select_from(Item).where(*conditions)
+            total = await session.scalar(count) or 0
     return Page(
-        items=[ItemRead.model_validate(item) for item in items],
-        total=total or 0,
+        items=[ItemRead.model_validate(row) for row in rows],
+        total=total,
         offset=offset,
         limit=limit,
     )
 
 
 async def get_item(session: AsyncSession, item_id: int) -> ItemRead | None:
-    item = await session.get(Item, item_id)
-    return None if item is None else ItemRead.model_validate(item)
+    async with reading(session):
+        row = (await session.execute(SELECT_ITEM, {"item_id": item_id})).one_or_none()
+    return None if row is None else ItemRead.model_validate(row)
 
 
 async def update_item(

@@ -4,15 +4,29 @@ Each function is one unit of work: it commits what it wrote before returning,
 and a failure leaves nothing written.
 """
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, func, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from typing import Any
 
+from sqlalchemy import ColumnElement, bindparam, inspect
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, delete, func, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
+
+from app.database import reading
 from app.models import Item
 from app.schemas import ItemCreate, ItemRead, ItemUpdate
 from app.services.exceptions import OwnerNotFoundError
 from app.utils.pagination import Page
 from app.utils.timestamps import utcnow
+
+# A statement whose rows are tuples of columns.
+Rows = Select[*tuple[Any, ...]]
+
+# Reads select Item's columns rather than Item objects: the rows go straight
+# into the response model, without the session's identity map and change
+# tracking, which a read that returns at once has no use for.
+ITEM_COLUMNS = tuple(inspect(Item).columns)
+SELECT_ITEM: Rows = Select(*ITEM_COLUMNS).where(col(Item.id) == bindparam("item_id"))
 
 
 async def create_item(session: AsyncSession, data: ItemCreate) -> ItemRead:
@@ -37,17 +51,29 @@ async def list_items(
     owner_id: int | None = None,
     title_contains: str | None = None,
 ) -> Page[ItemRead]:
-    query = select(Item)
+    conditions: list[ColumnElement[bool]] = []
     if owner_id is not None:
-        query = query.where(Item.owner_id == owner_id)
+        conditions.append(col(Item.owner_id) == owner_id)
     if title_contains:
-        query = query.where(col(Item.title).icontains(title_contains, autoescape=True))
-    total = (
-        await session.exec(select(func.count()).select_from(query.subquery()))
-    ).one()
-    items = await session.exec(query.order_by(col(Item.id)).offset(offset).limit(limit))
+        conditions.append(col(Item.title).icontains(title_contains, autoescape=True))
+    # The page and the total in one statement, so one round trip and one snapshot.
+    query: Rows = (
+        Select(*ITEM_COLUMNS, func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(col(Item.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    async with reading(session):
+        rows = (await session.exec(query)).all()
+        if rows:
+            total = rows[0][-1]  # the last column
+        else:
+            # Past the last page there is no row to carry the total.
+            count: Rows = Select(func.count()).select_from(Item).where(*conditions)
+            total = (await session.exec(count)).one()[0]
     return Page(
-        items=[ItemRead.model_validate(item) for item in items],
+        items=[ItemRead.model_validate(row) for row in rows],
         total=total,
         offset=offset,
         limit=limit,
@@ -55,8 +81,10 @@ async def list_items(
 
 
 async def get_item(session: AsyncSession, item_id: int) -> ItemRead | None:
-    item = await session.get(Item, item_id)
-    return None if item is None else ItemRead.model_validate(item)
+    async with reading(session):
+        result = await session.exec(SELECT_ITEM, params={"item_id": item_id})
+        row = result.one_or_none()
+    return None if row is None else ItemRead.model_validate(row)
 
 
 async def update_item(
