@@ -279,6 +279,8 @@ async def seed(app: App) -> None:
 
 def trim(app: App) -> None:
     """Delete what a create workload added, so every round lists the same rows."""
+    # wrk stops without waiting for the requests it has sent: let them finish.
+    time.sleep(1)
     if app.driver == "asyncpg":
         delete = f"DELETE FROM items WHERE id > {app.last_seeded}"
         asyncio.run(run_sql(app.database_url, delete, "VACUUM items"))

@@ -57,14 +57,14 @@ async def list_items(
         .offset(offset)
         .limit(limit)
     )
-    async with reading(session):
-        rows = (await session.execute(query)).all()
+    async with reading(session) as connection:
+        rows = (await connection.execute(query)).all()
         if rows:
             total = rows[0].total
         else:
             # Past the last page there is no row to carry the total.
             count = select(func.count()).select_from(Item).where(*conditions)
-            total = await session.scalar(count) or 0
+            total = await connection.scalar(count) or 0
     return Page(
         items=[ItemRead.model_validate(row) for row in rows],
         total=total,
@@ -74,8 +74,9 @@ async def list_items(
 
 
 async def get_item(session: AsyncSession, item_id: int) -> ItemRead | None:
-    async with reading(session):
-        row = (await session.execute(SELECT_ITEM, {"item_id": item_id})).one_or_none()
+    async with reading(session) as connection:
+        result = await connection.execute(SELECT_ITEM, {"item_id": item_id})
+        row = result.one_or_none()
     return None if row is None else ItemRead.model_validate(row)
 
 

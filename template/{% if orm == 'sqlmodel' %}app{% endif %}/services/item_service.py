@@ -4,13 +4,10 @@ Each function is one unit of work: it commits what it wrote before returning,
 and a failure leaves nothing written.
 """
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, bindparam, inspect
+from sqlalchemy import ColumnElement, bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, func, update
 from sqlmodel.ext.asyncio.session import AsyncSession
-from sqlmodel.sql.expression import Select
 
 from app.database import reading
 from app.models import Item
@@ -19,14 +16,11 @@ from app.services.exceptions import OwnerNotFoundError
 from app.utils.pagination import Page
 from app.utils.timestamps import utcnow
 
-# A statement whose rows are tuples of columns.
-Rows = Select[*tuple[Any, ...]]
-
 # Reads select Item's columns rather than Item objects: the rows go straight
 # into the response model, without the session's identity map and change
 # tracking, which a read that returns at once has no use for.
 ITEM_COLUMNS = tuple(inspect(Item).columns)
-SELECT_ITEM: Rows = Select(*ITEM_COLUMNS).where(col(Item.id) == bindparam("item_id"))
+SELECT_ITEM = select(*ITEM_COLUMNS).where(col(Item.id) == bindparam("item_id"))
 
 
 async def create_item(session: AsyncSession, data: ItemCreate) -> ItemRead:
@@ -57,21 +51,21 @@ async def list_items(
     if title_contains:
         conditions.append(col(Item.title).icontains(title_contains, autoescape=True))
     # The page and the total in one statement, so one round trip and one snapshot.
-    query: Rows = (
-        Select(*ITEM_COLUMNS, func.count().over().label("total"))
+    query = (
+        select(*ITEM_COLUMNS, func.count().over().label("total"))
         .where(*conditions)
         .order_by(col(Item.id))
         .offset(offset)
         .limit(limit)
     )
-    async with reading(session):
-        rows = (await session.exec(query)).all()
+    async with reading(session) as connection:
+        rows = (await connection.execute(query)).all()
         if rows:
-            total = rows[0][-1]  # the last column
+            total = rows[0].total
         else:
             # Past the last page there is no row to carry the total.
-            count: Rows = Select(func.count()).select_from(Item).where(*conditions)
-            total = (await session.exec(count)).one()[0]
+            count = select(func.count()).select_from(Item).where(*conditions)
+            total = await connection.scalar(count) or 0
     return Page(
         items=[ItemRead.model_validate(row) for row in rows],
         total=total,
@@ -81,8 +75,8 @@ async def list_items(
 
 
 async def get_item(session: AsyncSession, item_id: int) -> ItemRead | None:
-    async with reading(session):
-        result = await session.exec(SELECT_ITEM, params={"item_id": item_id})
+    async with reading(session) as connection:
+        result = await connection.execute(SELECT_ITEM, {"item_id": item_id})
         row = result.one_or_none()
     return None if row is None else ItemRead.model_validate(row)
 
