@@ -4,7 +4,15 @@ Each function is one unit of work: it commits what it wrote before returning,
 and a failure leaves nothing written.
 """
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,16 +32,22 @@ SELECT_ITEM = select(*ITEM_COLUMNS).where(Item.id == bindparam("item_id"))
 
 async def create_item(session: AsyncSession, data: ItemCreate) -> ItemRead:
     now = utcnow()
-    item = Item(**data.model_dump(), created_at=now, updated_at=now)
-    session.add(item)
+    # One INSERT ... RETURNING rather than add() and a flush: the new row comes
+    # back as a row, without building an Item for the session to track.
+    statement = (
+        insert(Item)
+        .values(**data.model_dump(), created_at=now, updated_at=now)
+        .returning(*ITEM_COLUMNS)
+    )
     try:
+        row = (await session.execute(statement)).one()
         # The foreign key decides whether the owner exists, even if the owner
         # is being deleted at this very moment.
         await session.commit()
     except IntegrityError:
         await session.rollback()
         raise OwnerNotFoundError(data.owner_id) from None
-    return ItemRead.model_validate(item)
+    return ItemRead.model_validate(row)
 
 
 async def list_items(

@@ -6,7 +6,7 @@ and a failure leaves nothing written.
 
 from sqlalchemy import ColumnElement, bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, func, update
+from sqlmodel import col, delete, func, insert, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.database import reading
@@ -25,16 +25,22 @@ SELECT_ITEM = select(*ITEM_COLUMNS).where(col(Item.id) == bindparam("item_id"))
 
 async def create_item(session: AsyncSession, data: ItemCreate) -> ItemRead:
     now = utcnow()
-    item = Item.model_validate(data, update={"created_at": now, "updated_at": now})
-    session.add(item)
+    # One INSERT ... RETURNING rather than add() and a flush: the new row comes
+    # back as a row, without building an Item for the session to track.
+    statement = (
+        insert(Item)
+        .values(**data.model_dump(), created_at=now, updated_at=now)
+        .returning(*ITEM_COLUMNS)
+    )
     try:
+        row = (await session.exec(statement)).one()
         # The foreign key decides whether the owner exists, even if the owner
         # is being deleted at this very moment.
         await session.commit()
     except IntegrityError:
         await session.rollback()
         raise OwnerNotFoundError(data.owner_id) from None
-    return ItemRead.model_validate(item)
+    return ItemRead.model_validate(row)
 
 
 async def list_items(
