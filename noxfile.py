@@ -369,3 +369,26 @@ def docs(session: nox.Session) -> None:
         env={"NO_MKDOCS_2_WARNING": "1"},
     )
     session.log(f"Built {site / 'index.html'}")
+
+
+@nox.session(default=False, tags=["bench"])
+def bench(session: nox.Session) -> None:
+    """Load-test every variant against a raw-asyncpg ceiling (not in the default run)."""
+    if shutil.which("wrk") is None:
+        session.error(
+            "The benchmark drives each app with wrk, which is not installed: "
+            "`apt-get install -y wrk` (Debian package)."
+        )
+    session.install(
+        "copier>=9.4", "pyyaml>=6", "uv>=0.5", "httpx>=0.28", "matplotlib>=3.9",
+        # The reference apps in bench/ run in this environment.
+        "fastapi>=0.121", "uvicorn[standard]>=0.32", "asyncpg>=0.30",
+        "sqlalchemy[asyncio]>=2.0.38", "pyjwt>=2.10",
+    )
+    POSTGRES.create_database(session, "bench")  # starts the throwaway server
+    admin_url = f"postgresql://postgres@127.0.0.1:{POSTGRES.port}/postgres"
+    workdir = Path(session.create_tmp()).resolve()
+    session.run(
+        "python", str(ROOT / "bench/run.py"), "--postgres", admin_url,
+        "--workdir", str(workdir), *session.posargs,
+    )

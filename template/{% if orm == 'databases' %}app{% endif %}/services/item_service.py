@@ -56,17 +56,20 @@ async def list_items(
     if title_contains:
         pattern = _contains_pattern(title_contains)
         conditions.append(items.c.title.ilike(pattern, escape="/"))
-    # The count and the page are read in one transaction.
-    async with session.transaction():
+    # The page and the total in one statement, so one round trip and one snapshot.
+    rows = await session.fetch_all(
+        select(items, func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(items.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    if rows:
+        total = rows[0]._mapping["total"]
+    else:
+        # Past the last page there is no row to carry the total.
         total = await session.fetch_val(
             select(func.count()).select_from(items).where(*conditions)
-        )
-        rows = await session.fetch_all(
-            select(items)
-            .where(*conditions)
-            .order_by(items.c.id)
-            .offset(offset)
-            .limit(limit)
         )
     return Page(
         items=[ItemRead.model_validate(dict(row._mapping)) for row in rows],

@@ -4,29 +4,50 @@ Each function is one unit of work: it commits what it wrote before returning,
 and a failure leaves nothing written.
 """
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.database import reading
 from app.models import Item
 from app.schemas import ItemCreate, ItemRead, ItemUpdate
 from app.services.exceptions import OwnerNotFoundError
 from app.utils.pagination import Page
 from app.utils.timestamps import utcnow
 
+# Reads select Item's columns rather than Item objects: the rows go straight
+# into the response model, without the session's identity map and change
+# tracking, which a read that returns at once has no use for.
+ITEM_COLUMNS = tuple(Item.__table__.columns)
+SELECT_ITEM = select(*ITEM_COLUMNS).where(Item.id == bindparam("item_id"))
+
 
 async def create_item(session: AsyncSession, data: ItemCreate) -> ItemRead:
     now = utcnow()
-    item = Item(**data.model_dump(), created_at=now, updated_at=now)
-    session.add(item)
+    # One INSERT ... RETURNING rather than add() and a flush: the new row comes
+    # back as a row, without building an Item for the session to track.
+    statement = (
+        insert(Item)
+        .values(**data.model_dump(), created_at=now, updated_at=now)
+        .returning(*ITEM_COLUMNS)
+    )
     try:
+        row = (await session.execute(statement)).one()
         # The foreign key decides whether the owner exists, even if the owner
         # is being deleted at this very moment.
         await session.commit()
     except IntegrityError:
         await session.rollback()
         raise OwnerNotFoundError(data.owner_id) from None
-    return ItemRead.model_validate(item)
+    return ItemRead.model_validate(row)
 
 
 async def list_items(
@@ -37,24 +58,40 @@ async def list_items(
     owner_id: int | None = None,
     title_contains: str | None = None,
 ) -> Page[ItemRead]:
-    query = select(Item)
+    conditions: list[ColumnElement[bool]] = []
     if owner_id is not None:
-        query = query.where(Item.owner_id == owner_id)
+        conditions.append(Item.owner_id == owner_id)
     if title_contains:
-        query = query.where(Item.title.icontains(title_contains, autoescape=True))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    items = await session.scalars(query.order_by(Item.id).offset(offset).limit(limit))
+        conditions.append(Item.title.icontains(title_contains, autoescape=True))
+    # The page and the total in one statement, so one round trip and one snapshot.
+    query = (
+        select(*ITEM_COLUMNS, func.count().over().label("total"))
+        .where(*conditions)
+        .order_by(Item.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    async with reading(session) as connection:
+        rows = (await connection.execute(query)).all()
+        if rows:
+            total = rows[0].total
+        else:
+            # Past the last page there is no row to carry the total.
+            count = select(func.count()).select_from(Item).where(*conditions)
+            total = await connection.scalar(count) or 0
     return Page(
-        items=[ItemRead.model_validate(item) for item in items],
-        total=total or 0,
+        items=[ItemRead.model_validate(row) for row in rows],
+        total=total,
         offset=offset,
         limit=limit,
     )
 
 
 async def get_item(session: AsyncSession, item_id: int) -> ItemRead | None:
-    item = await session.get(Item, item_id)
-    return None if item is None else ItemRead.model_validate(item)
+    async with reading(session) as connection:
+        result = await connection.execute(SELECT_ITEM, {"item_id": item_id})
+        row = result.one_or_none()
+    return None if row is None else ItemRead.model_validate(row)
 
 
 async def update_item(
