@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import re
@@ -360,6 +361,10 @@ def run_wrk(app: App, script: Path, seconds: float) -> Sample:
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    if set(percentiles) != {"50", "99"}:
+        # No request finished: report it rather than lose the whole run.
+        log(f"{app.name}: wrk measured no latency:\n{output}")
+        return Sample(rps, math.nan, math.nan, max(1, int(rps * seconds)))
     errors = 0
     if found := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
         errors += int(found[1])
@@ -684,7 +689,10 @@ def main() -> None:
                 asyncio.run(seed(app))
                 app.last_seeded = asyncio.run(last_item_id(app))
             log(f"{label}: {len(apps)} apps seeded; measuring")
-            samples |= measure(apps, rounds, args.seconds, warmup, scripts)
+            group = measure(apps, rounds, args.seconds, warmup, scripts)
+            # Printed as soon as measured, so a later failure loses nothing.
+            log(f"{label}:\n{table(summarise(apps, group))}")
+            samples |= group
             measured += apps
         finally:
             for app in apps:
