@@ -15,27 +15,20 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+
+from serving import free_port, wait_until_serving
 
 USERS = "/api/v1/users"
 ITEMS = "/api/v1/items"
 TOKEN = "/api/v1/auth/token"
 PASSWORD = "live-check-password"
 SECRET_KEY = "live-check-secret-key-" + "k" * 32
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def expect(response: httpx.Response, status: int) -> Any:
@@ -248,15 +241,7 @@ def main() -> None:
     server = subprocess.Popen([*command, "--log-level", "warning"], env=env)
     try:
         base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base_url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("uvicorn did not start") from None
-                time.sleep(0.2)
+        wait_until_serving(server, f"{base_url}/health")
         asyncio.run(check(base_url))
         print("contract check: every row that applies held over real HTTP")
     finally:

@@ -33,7 +33,8 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from postgres_server import PostgresServer, free_port  # noqa: E402
+from postgres_server import PostgresServer  # noqa: E402
+from serving import free_port, wait_until_serving  # noqa: E402
 
 USERS = "/api/v1/users"
 TOKEN = "/api/v1/auth/token"
@@ -78,17 +79,12 @@ class Uvicorn:
         # A file, not a pipe: a pipe nobody reads fills up and stalls uvicorn.
         self.log = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(command, env=env, stderr=self.log)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                # Any answer will do: the database may well be down.
-                httpx.get(f"{self.base_url}/docs", timeout=1)
-                return
-            except httpx.TransportError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise SystemExit("uvicorn did not start") from None
-                time.sleep(0.2)
+        try:
+            # Any answer will do: the database may well be down.
+            wait_until_serving(self.process, f"{self.base_url}/docs")
+        except SystemExit:
+            self.stop()
+            raise
 
     def stop(self) -> str:
         """SIGTERM, as a container runtime sends it; uvicorn's log."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from postgres_server import free_port  # noqa: E402
+from serving import free_port, wait_until_serving  # noqa: E402
 
 USERS = "/api/v1/users"
 ITEMS = "/api/v1/items"
@@ -103,15 +103,7 @@ def main() -> None:
     try:
         # While uvicorn starts (the app needs no schema to start).
         migrate(database_url)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base_url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("uvicorn did not start") from None
-                time.sleep(0.2)
+        wait_until_serving(server, f"{base_url}/health")
         headers = seed(base_url)
         started = time.monotonic()
         result = subprocess.run(

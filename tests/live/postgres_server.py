@@ -8,10 +8,11 @@ rendered project's).
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from serving import free_port
 
 
 def find_binaries() -> Path | None:
@@ -26,13 +27,6 @@ def find_binaries() -> Path | None:
         if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
             return directory
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class PostgresServer:

@@ -16,13 +16,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from serving import free_port
 
 SECTIONS = ("Run it", "Test it")
 # What every README must tell its reader to run.
@@ -47,12 +48,6 @@ def commands(readme: str, section: str) -> list[str]:
         sys.exit(f"README.md: no sh block under '## {section}'")
     lines = [line.split("  #")[0].strip() for line in match.group(1).splitlines()]
     return [line for line in lines if line]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def serve_and_check(command: str) -> None:
