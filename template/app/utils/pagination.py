@@ -25,7 +25,9 @@ class PageParams(BaseModel):
     limit: int
 
 
-def page_params(
+# async although it awaits nothing: FastAPI runs a plain `def` dependency in a
+# worker thread, a thread hop on every request.
+async def page_params(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> PageParams:

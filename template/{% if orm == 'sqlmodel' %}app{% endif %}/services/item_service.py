@@ -1,7 +1,7 @@
 """Items, through SQLModel.
 
-Each function is one unit of work: it commits what it wrote before returning,
-and a failure leaves nothing written.
+Each function that writes is one unit of work (`writing()`): it commits what
+it wrote before returning, and a failure leaves nothing written.
 """
 
 from sqlalchemy import ColumnElement, bindparam, inspect, select
@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, func, insert, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.database import reading
-from app.models import Item
+from app.database import reading, writing
+from app.models import Item, metadata
 from app.schemas import ItemCreate, ItemRead, ItemUpdate
 from app.services.exceptions import OwnerNotFoundError
 from app.utils.pagination import Page
@@ -21,24 +21,21 @@ from app.utils.timestamps import utcnow
 # tracking, which a read that returns at once has no use for.
 ITEM_COLUMNS = tuple(inspect(Item).columns)
 SELECT_ITEM = select(*ITEM_COLUMNS).where(col(Item.id) == bindparam("item_id"))
+# Built once: a statement made per request costs more than its round trip.
+INSERT_ITEM = insert(metadata.tables["items"]).returning(*ITEM_COLUMNS)
 
 
 async def create_item(session: AsyncSession, data: ItemCreate) -> ItemRead:
     now = utcnow()
     # One INSERT ... RETURNING rather than add() and a flush: the new row comes
     # back as a row, without building an Item for the session to track.
-    statement = (
-        insert(Item)
-        .values(**data.model_dump(), created_at=now, updated_at=now)
-        .returning(*ITEM_COLUMNS)
-    )
+    values = {**data.model_dump(), "created_at": now, "updated_at": now}
     try:
-        row = (await session.exec(statement)).one()
         # The foreign key decides whether the owner exists, even if the owner
         # is being deleted at this very moment.
-        await session.commit()
+        async with writing(session):
+            row = (await session.exec(INSERT_ITEM, params=values)).one()
     except IntegrityError:
-        await session.rollback()
         raise OwnerNotFoundError(data.owner_id) from None
     return ItemRead.model_validate(row)
 
@@ -98,13 +95,13 @@ async def update_item(
         .values(**data.changes(), updated_at=utcnow())
         .returning(Item)
     )
-    item = (await session.exec(statement)).scalar_one_or_none()
-    await session.commit()
+    async with writing(session):
+        item = (await session.exec(statement)).scalar_one_or_none()
     return None if item is None else ItemRead.model_validate(item)
 
 
 async def delete_item(session: AsyncSession, item_id: int) -> bool:
     statement = delete(Item).where(col(Item.id) == item_id).returning(col(Item.id))
-    deleted = (await session.exec(statement)).scalar_one_or_none()
-    await session.commit()
+    async with writing(session):
+        deleted = (await session.exec(statement)).scalar_one_or_none()
     return deleted is not None
