@@ -353,10 +353,12 @@ def template(session: nox.Session) -> None:
         *EVERY_VARIANTS_DEPENDENCIES,
         # What the update tests need to run an updated project's own tests.
         "httpx>=0.28", "pytest-asyncio>=1.0", "pytest-cov>=6.0",
+        # Most tests wait on copier, git or a rendered project's own tests.
+        "pytest-xdist>=3.6",
     )
     database_url = test_database_url(session, "template")
     session.run(
-        "pytest", "-q", "-p", "no:cacheprovider", "tests", *session.posargs,
+        "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto", "tests", *session.posargs,
         env={"TEST_DATABASE_URL": database_url},
     )
 
