@@ -360,7 +360,8 @@ def run_wrk(app: App, script: Path, seconds: float) -> Sample:
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    # wrk pads a latency of a second or more ("1.09s ") with a trailing space.
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE))
     if set(percentiles) != {"50", "99"}:
         # No request finished: report it rather than lose the whole run.
         log(f"{app.name}: wrk measured no latency:\n{output}")
