@@ -569,11 +569,21 @@ Reported on their own: SQLite has no server to compare with.
   connection back and queueing for another made each JWT request wait for the pool
   twice, and under load newcomers overtake such waiters. The `databases` style takes
   its one connection per request in `get_session`.
+- **Connections handed out first come, first served**: `Database` admits at most
+  `DATABASE_POOL_SIZE` requests to the pool at once through an `asyncio.Semaphore`,
+  which serves waiters in order. The pools' own queues let a request that arrives
+  take a connection that a waiting one was just woken for; under this load some
+  requests waited for seconds, and p99 was 4-15× the ceiling's. With the turns,
+  p99 fell to 1.6-2.7× (`tests/test_faults.py` checks the order).
 - **A pool of exactly `DATABASE_POOL_SIZE` connections**, no overflow: overflow
   connections are opened and closed again under load, a connect per request.
 - **No pre-ping** on PostgreSQL: SQLAlchemy's asyncpg pre-ping costs three round
   trips per checkout. A connection the server dropped fails one request with 503,
   and that failure discards the pool's older connections.
+- **No session reset** in the `databases` style: asyncpg's pool runs `RESET ALL`,
+  `UNLISTEN *` and more on every connection given back, a round trip per request
+  for session state the application never sets; it still rolls back an open
+  transaction.
 - **Reads outside a transaction**: no BEGIN and ROLLBACK round trips around a
   SELECT; writes keep their transactions.
 - **The page and its total in one statement** (`count(*) OVER ()`), in every style.
@@ -600,13 +610,19 @@ Profiles (py-spy) of the variants under this load show where the rest goes:
   the ORM styles are; the data layer keeps them to one connection and the fewest
   round trips.
 - **databases**: encode/databases compiles every SQLAlchemy Core statement again on
-  every execution (it has no compiled-statement cache), about a fifth of a list
-  request's time, and asyncpg resets each connection when it goes back to the pool.
-- **p99**: the pool hands out `DATABASE_POOL_SIZE` connections to 50 concurrent
-  requests. Requests that hold a connection longer (the ORM styles' Python work
-  between round trips) make others queue, and the queue is not first-come,
-  first-served. A bigger `DATABASE_POOL_SIZE` trades PostgreSQL connections for tail
-  latency; the default stays at 10, the ceiling's pool size.
+  every execution (it has no compiled-statement cache): about a quarter of a JWT
+  GET's time. Writing the queries as SQL text would save most of it, and give up
+  the Core expressions that make the style.
+- **p99 follows throughput**: wrk keeps 50 requests in flight, so an app's mean
+  latency is 50 divided by its requests/s. An app at half the ceiling's rate
+  has about twice its latencies at every percentile, so "p99 at most 2× the
+  ceiling's" holds only together with about 0.5× its rate; what the data layer
+  owes is a tail of the same shape as the ceiling's (p99 over p50), which the
+  turns above give.
+- **× naive on the list**: most of a 50-item page's time is validating and
+  serialising the items, which every app pays alike, so the naive app is closer
+  to the ceiling there (0.35-0.45×) than on a single item, and 1.6× of it would
+  mean 0.6-0.7× the ceiling.
 
 ## Running it
 
