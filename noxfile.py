@@ -358,7 +358,10 @@ def template(session: nox.Session) -> None:
     )
     database_url = test_database_url(session, "template")
     session.run(
-        "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto", "tests", *session.posargs,
+        "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto",
+        # pytest-asyncio warns, in every worker, when this is left to its default.
+        "-o", "asyncio_default_fixture_loop_scope=function",
+        "tests", *session.posargs,
         env={"TEST_DATABASE_URL": database_url},
     )
 
