@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -218,36 +219,108 @@ def check_variant(session: nox.Session, variant: Variant) -> None:
         # at localhost:5432; this one stands in for it.
         env |= {"DATABASE_URL": database_url, "TEST_DATABASE_URL": database_url}
     else:
-        # The README's own SQLite file, from .env; the tests make theirs.
-        database_url = f"sqlite+aiosqlite:///{project / 'live.db'}"
-    # The README's "Run it" and "Test it" commands, as a reader runs them: uv sync,
-    # alembic upgrade head, uvicorn (until /health answers), pytest, ruff, mypy.
+        # Beside the project, not in it: `uvicorn --reload` in the README's
+        # commands watches the project, and writes there keep it from stopping.
+        # (The README's own SQLite file comes from .env; the tests make theirs.)
+        live_database = project.parent / "live.db"
+        live_database.unlink(missing_ok=True)
+        database_url = f"sqlite+aiosqlite:///{live_database}"
+    # The live checks serve the app with uvicorn, so they mostly wait on it and
+    # on the database: they run beside the README's commands (whose pytest and
+    # mypy keep a core busy), on a database of their own when one can be made.
+    live_checks = LiveChecks(session, variant, project)
+    if variant.driver == "asyncpg" and os.environ.get("TEST_DATABASE_URL"):
+        run_readme_commands(session, variant, env)
+        live_checks.run(database_url)
+    else:
+        if variant.driver == "asyncpg":
+            database_url = POSTGRES.create_database(
+                session, f"{variant.id}_live".replace("-", "_")
+            )
+        live_checks.start(database_url)
+        try:
+            run_readme_commands(session, variant, env)
+        finally:
+            live_checks.finish()
+
+
+def run_readme_commands(
+    session: nox.Session, variant: Variant, env: dict[str, str]
+) -> None:
+    """The README's "Run it" and "Test it" commands, as a reader runs them: uv sync,
+    alembic upgrade head, uvicorn (until /health answers), pytest, ruff, mypy."""
     # The render is new every time and nox remakes the venv on every run; a
     # cache that outlives both keeps mypy fast (it rechecks what changed).
-    env["MYPY_CACHE_DIR"] = str(ROOT / ".nox" / ".mypy-cache" / variant.id)
+    env = env | {"MYPY_CACHE_DIR": str(ROOT / ".nox" / ".mypy-cache" / variant.id)}
     session.run("python", str(ROOT / "tests/live/readme_check.py"), env=env)
-    # The contract once more, over real HTTP to the app served by uvicorn, on a
-    # database emptied and migrated with the alembic CLI, as the README says.
-    migrate = {"DATABASE_URL": database_url}
-    session.run("alembic", "downgrade", "base", env=migrate)
-    session.run("alembic", "upgrade", "head", env=migrate)
-    session.run("python", str(ROOT / "tests/live/contract_check.py"), database_url)
-    # The database goes away (and comes back) under the app served by uvicorn;
-    # the pool runs dry; SIGTERM arrives with requests in flight.
-    fault_check = str(ROOT / "tests/live/fault_check.py")
-    if variant.driver == "asyncpg":
-        # It stops the server, so it needs one of its own even when
-        # TEST_DATABASE_URL names an external one.
-        binaries = ThrowawayPostgres.find_binaries()
-        if binaries is None:
-            session.error(
-                "The fault check stops and restarts a PostgreSQL server of its own: "
-                "install the PostgreSQL server binaries (e.g. `apt-get install "
-                "postgresql`), even when TEST_DATABASE_URL names a server."
-            )
-        session.run("python", fault_check, "postgres", str(binaries))
-    else:
-        session.run("python", fault_check, "sqlite")
+
+
+class LiveChecks:
+    """The app served by uvicorn: the contract over real HTTP, on a database
+    migrated with the alembic CLI; then the database going away and coming back,
+    the pool running dry, and SIGTERM with requests in flight."""
+
+    def __init__(self, session: nox.Session, variant: Variant, project: Path) -> None:
+        self.session = session
+        self.project = project
+        self.python = str(Path(session.bin) / "python")
+        fault_check = [self.python, str(ROOT / "tests/live/fault_check.py")]
+        if variant.driver == "asyncpg":
+            # It stops the server, so it needs one of its own even when
+            # TEST_DATABASE_URL names an external one.
+            binaries = ThrowawayPostgres.find_binaries()
+            if binaries is None:
+                session.error(
+                    "The fault check stops and restarts a PostgreSQL server of its "
+                    "own: install the PostgreSQL server binaries (e.g. `apt-get "
+                    "install postgresql`), even when TEST_DATABASE_URL names a server."
+                )
+            self.fault_check = [*fault_check, "postgres", str(binaries)]
+        else:
+            self.fault_check = [*fault_check, "sqlite"]
+        self._thread: threading.Thread | None = None
+        self._failure: str | None = None
+        self._output = ""
+
+    def commands(self, database_url: str) -> list[tuple[list[str], dict[str, str]]]:
+        migrate = {**os.environ, "DATABASE_URL": database_url}
+        alembic = [self.python, "-m", "alembic"]
+        contract_check = [self.python, str(ROOT / "tests/live/contract_check.py")]
+        return [
+            # Up, down to base and up again with the CLI: every revision's
+            # downgrade runs, and the contract starts from empty tables.
+            ([*alembic, "upgrade", "head"], migrate),
+            ([*alembic, "downgrade", "base"], migrate),
+            ([*alembic, "upgrade", "head"], migrate),
+            ([*contract_check, database_url], dict(os.environ)),
+            (self.fault_check, dict(os.environ)),
+        ]
+
+    def run(self, database_url: str) -> None:
+        for command, env in self.commands(database_url):
+            self.session.run(*command, env=env, external=True)
+
+    def start(self, database_url: str) -> None:
+        def run_all() -> None:
+            for command, env in self.commands(database_url):
+                result = subprocess.run(
+                    command, cwd=self.project, env=env, capture_output=True,
+                    text=True, check=False,
+                )
+                self._output += f"$ {' '.join(command)}\n{result.stdout}{result.stderr}"
+                if result.returncode != 0:
+                    self._failure = f"{' '.join(command)} exited {result.returncode}"
+                    return
+
+        self._thread = threading.Thread(target=run_all, daemon=True)
+        self._thread.start()
+
+    def finish(self) -> None:
+        assert self._thread is not None
+        self._thread.join()
+        print(self._output, end="", flush=True)
+        if self._failure:
+            self.session.error(f"The live checks failed: {self._failure}")
 
 
 def register(variant: Variant) -> None:
