@@ -213,35 +213,37 @@ def check_variant(session: nox.Session, variant: Variant) -> None:
     venv = Path(session.virtualenv.location)
     env = {"UV_PROJECT_ENVIRONMENT": str(venv)}
     session.run_install("uv", "sync", "--quiet", env=env, external=True)
+    live_checks = LiveChecks(session, variant, project)
     if variant.driver == "asyncpg":
         database_url = test_database_url(session, variant.id)
         # The README's `createdb` and `export TEST_DATABASE_URL` name a server
-        # at localhost:5432; this one stands in for it.
+        # at localhost:5432; this one stands in for it. (The SQLite README's
+        # file comes from .env, and the tests make theirs.)
         env |= {"DATABASE_URL": database_url, "TEST_DATABASE_URL": database_url}
-    else:
-        # Beside the project, not in it: `uvicorn --reload` in the README's
-        # commands watches the project, and writes there keep it from stopping.
-        # (The README's own SQLite file comes from .env; the tests make theirs.)
-        live_database = project.parent / "live.db"
-        live_database.unlink(missing_ok=True)
-        database_url = f"sqlite+aiosqlite:///{live_database}"
-    # The live checks serve the app with uvicorn, so they mostly wait on it and
-    # on the database: they run beside the README's commands (whose pytest and
-    # mypy keep a core busy), on a database of their own when one can be made.
-    live_checks = LiveChecks(session, variant, project)
-    if variant.driver == "asyncpg" and os.environ.get("TEST_DATABASE_URL"):
-        run_readme_commands(session, variant, env)
-        live_checks.run(database_url)
-    else:
-        if variant.driver == "asyncpg":
-            database_url = POSTGRES.create_database(
-                session, f"{variant.id}_live".replace("-", "_")
-            )
-        live_checks.start(database_url)
-        try:
+        if os.environ.get("TEST_DATABASE_URL"):
+            # The one database there is: the live checks take it after the tests.
             run_readme_commands(session, variant, env)
-        finally:
-            live_checks.finish()
+            live_checks.run(database_url)
+            return
+    # The live checks serve the app with uvicorn and mostly wait on it and on the
+    # database, so they run beside the README's commands, whose pytest and mypy
+    # keep a core busy.
+    live_checks.start(live_database_url(session, variant, project))
+    try:
+        run_readme_commands(session, variant, env)
+    finally:
+        live_checks.finish()
+
+
+def live_database_url(session: nox.Session, variant: Variant, project: Path) -> str:
+    """An empty database of the live checks' own."""
+    if variant.driver == "asyncpg":
+        return POSTGRES.create_database(session, f"{variant.id}_live".replace("-", "_"))
+    # Beside the project, not in it: the README's `uvicorn --reload` watches the
+    # project, and writes there keep it from stopping.
+    database = project.parent / "live.db"
+    database.unlink(missing_ok=True)
+    return f"sqlite+aiosqlite:///{database}"
 
 
 def run_readme_commands(
