@@ -15,14 +15,11 @@ server is started from the PostgreSQL binaries on this machine and removed at ex
 from __future__ import annotations
 
 import atexit
-import glob
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -78,103 +75,45 @@ atexit.register(_report_wall_time)
 
 # --- a throwaway PostgreSQL server, started on first need -------------------
 
+# The live checks' server, which the fault check stops and starts; this run uses
+# one for every session's databases.
+sys.path.insert(0, str(ROOT / "tests" / "live"))
+from postgres_server import PostgresServer, find_binaries
+
 
 class ThrowawayPostgres:
-    """A PostgreSQL server in a temporary directory, for this nox run only."""
+    """One PostgreSQL server for this nox run, started on first need and removed
+    at exit, with a database per session."""
 
     def __init__(self) -> None:
-        self.port = 0
-        self._bin: Path | None = None
-        self._data: Path | None = None
+        self.server: PostgresServer | None = None
 
-    @staticmethod
-    def find_binaries() -> Path | None:
-        candidates = []
-        if pg_ctl := shutil.which("pg_ctl"):
-            candidates.append(Path(pg_ctl).resolve().parent)
-        candidates += [
-            Path(found)
-            for found in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-        ]
-        for directory in candidates:
-            if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
-                return directory
-        return None
-
-    def _as_server_user(self, *command: str | Path) -> list[str]:
-        # PostgreSQL refuses to run as root; Debian ships a `postgres` user.
-        args = [str(part) for part in command]
-        if os.geteuid() == 0:
-            return ["runuser", "-u", "postgres", "--", *args]
-        return args
-
-    def start(self, session: nox.Session) -> None:
-        self._bin = self.find_binaries()
-        if self._bin is None:
-            session.error(
-                "The PostgreSQL variants need a database: set TEST_DATABASE_URL="
-                "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB (a database the tests "
-                "may wipe), or install the PostgreSQL server binaries "
-                "(e.g. `apt-get install postgresql`) so a throwaway server can run."
-            )
-        self._data = Path(tempfile.mkdtemp(prefix="nox-postgres-"))
-        if os.geteuid() == 0:
-            shutil.chown(self._data, user="postgres")
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        atexit.register(self.stop)
-        session.log(f"Starting a throwaway PostgreSQL on port {self.port}")
-        subprocess.run(
-            self._as_server_user(
-                self._bin / "initdb", "-D", self._data / "data", "-U", "postgres",
-                "--auth=trust", "-E", "UTF8", "--no-sync",
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        # Durability is worthless for a server that lives one test run.
-        options = (
-            f"-p {self.port} -k {self._data} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200"
-        )
-        subprocess.run(
-            self._as_server_user(
-                self._bin / "pg_ctl", "-D", self._data / "data", "-o", options,
-                "-l", self._data / "server.log", "-w", "start",
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
 
     def create_database(self, session: nox.Session, name: str) -> str:
-        if self._bin is None:
-            self.start(session)
-        assert self._bin is not None
-        psql = [str(self._bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port)]
+        if self.server is None:
+            binaries = find_binaries()
+            if binaries is None:
+                session.error(
+                    "The PostgreSQL variants need a database: set TEST_DATABASE_URL="
+                    "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB (a database the "
+                    "tests may wipe), or install the PostgreSQL server binaries "
+                    "(e.g. `apt-get install postgresql`) so a throwaway server can run."
+                )
+            self.server = PostgresServer(binaries)
+            atexit.register(self.server.remove)
+            session.log(f"Starting a throwaway PostgreSQL on port {self.server.port}")
+            self.server.start()
+        psql = [
+            str(self.server.binaries / "psql"), "-h", "127.0.0.1",
+            "-p", str(self.server.port), "-U", "postgres", "-q",
+        ]
         for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
-            subprocess.run(
-                [*psql, "-U", "postgres", "-q", "-c", sql],
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
-
-    def stop(self) -> None:
-        if self._bin is None or self._data is None:
-            return
-        subprocess.run(
-            self._as_server_user(
-                self._bin / "pg_ctl", "-D", self._data / "data", "-m", "immediate",
-                "stop",
-            ),
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        shutil.rmtree(self._data, ignore_errors=True)
-        self._bin = self._data = None
+            subprocess.run([*psql, "-c", sql], check=True, stdout=subprocess.DEVNULL)
+        return self.server.url(name)
 
 
 POSTGRES = ThrowawayPostgres()
@@ -270,7 +209,7 @@ class LiveChecks:
         if variant.driver == "asyncpg":
             # It stops the server, so it needs one of its own even when
             # TEST_DATABASE_URL names an external one.
-            binaries = ThrowawayPostgres.find_binaries()
+            binaries = find_binaries()
             if binaries is None:
                 session.error(
                     "The fault check stops and restarts a PostgreSQL server of its "

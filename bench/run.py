@@ -578,8 +578,9 @@ Reported on their own: SQLite has no server to compare with.
 - **A pool of exactly `DATABASE_POOL_SIZE` connections**, no overflow: overflow
   connections are opened and closed again under load, a connect per request.
 - **No pre-ping** on PostgreSQL: SQLAlchemy's asyncpg pre-ping costs three round
-  trips per checkout. A connection the server dropped fails one request with 503,
-  and that failure discards the pool's older connections.
+  trips per checkout. Instead a checkout listener replaces a connection that asyncpg
+  already knows the server closed (no round trip), and a connection that dies
+  mid-query fails its request with 503 and discards the pool's older connections.
 - **No session reset** in the `databases` style: asyncpg's pool runs `RESET ALL`,
   `UNLISTEN *` and more on every connection given back, a round trip per request
   for session state the application never sets; it still rolls back an open

@@ -313,6 +313,10 @@ async def lost_mid_request(
     for response in responses:
         if response.status_code == 503:
             assert response.json() == UNAVAILABLE, response.text
+    # While it is down, the app says so. (When every write above was committed,
+    # no request has met a dropped connection yet: this is the one that does,
+    # and it clears the pool as the README says, before the server returns.)
+    await api.expect_unavailable()
 
 
 def migrate(database_url: str) -> None:

@@ -62,7 +62,9 @@ class PostgresServer:
         # Durability is worthless for a server that lives one check.
         options = (
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            # Room for the pools of apps and tests that run side by side.
+            "-c max_connections=200"
         )
         self._run(
             "pg_ctl", "-D", self.directory / "data", "-o", options, "-l", self.log,
