@@ -313,9 +313,7 @@ async def lost_mid_request(
     for response in responses:
         if response.status_code == 503:
             assert response.json() == UNAVAILABLE, response.text
-    # While it is down, the app says so. (When every write above was committed,
-    # no request has met a dropped connection yet: this is the one that does,
-    # and it clears the pool as the README says, before the server returns.)
+    # While it is down, the app says so, even when every write above made it.
     await api.expect_unavailable()
 
 
