@@ -7,7 +7,7 @@ the function returns, and a failure leaves nothing written.
 from databases.core import Connection
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
 
-from app.database import IntegrityError
+from app.database import IntegrityError, writing
 from app.models import items
 from app.schemas import ItemCreate, ItemRead, ItemUpdate
 from app.services.exceptions import OwnerNotFoundError
@@ -25,7 +25,8 @@ async def create_item(session: Connection, data: ItemCreate) -> ItemRead:
     try:
         # The foreign key decides whether the owner exists, even if the owner
         # is being deleted at this very moment.
-        row = await session.fetch_one(statement)
+        async with writing(session):
+            row = await session.fetch_one(statement)
     except IntegrityError:
         raise OwnerNotFoundError(data.owner_id) from None
     assert row is not None  # RETURNING gives the inserted row
@@ -93,12 +94,14 @@ async def update_item(
         .values(**data.changes(), updated_at=utcnow())
         .returning(items)
     )
-    row = await session.fetch_one(statement)
+    async with writing(session):
+        row = await session.fetch_one(statement)
     return None if row is None else ItemRead.model_validate(dict(row._mapping))
 
 
 async def delete_item(session: Connection, item_id: int) -> bool:
-    deleted = await session.fetch_val(
-        delete(items).where(items.c.id == item_id).returning(items.c.id)
-    )
+    async with writing(session):
+        deleted = await session.fetch_val(
+            delete(items).where(items.c.id == item_id).returning(items.c.id)
+        )
     return deleted is not None
