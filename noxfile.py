@@ -198,8 +198,9 @@ def run_readme_commands(
 
 class LiveChecks:
     """The app served by uvicorn: the contract over real HTTP, on a database
-    migrated with the alembic CLI; then the database going away and coming back,
-    the pool running dry, and SIGTERM with requests in flight."""
+    migrated with the alembic CLI, and with JWT the security review's attacks;
+    then the database going away and coming back, the pool running dry, and
+    SIGTERM with requests in flight."""
 
     def __init__(self, session: nox.Session, variant: Variant, project: Path) -> None:
         self.session = session
@@ -219,6 +220,7 @@ class LiveChecks:
             self.fault_check = [*fault_check, "postgres", str(binaries)]
         else:
             self.fault_check = [*fault_check, "sqlite"]
+        self.jwt = variant.jwt
         self._thread: threading.Thread | None = None
         self._failure: str | None = None
         self._output = ""
@@ -227,15 +229,20 @@ class LiveChecks:
         migrate = {**os.environ, "DATABASE_URL": database_url}
         alembic = [self.python, "-m", "alembic"]
         contract_check = [self.python, str(ROOT / "tests/live/contract_check.py")]
-        return [
+        attack_check = [self.python, str(ROOT / "tests/live/attack_check.py")]
+        commands = [
             # Up, down to base and up again with the CLI: every revision's
             # downgrade runs, and the contract starts from empty tables.
             ([*alembic, "upgrade", "head"], migrate),
             ([*alembic, "downgrade", "base"], migrate),
             ([*alembic, "upgrade", "head"], migrate),
             ([*contract_check, database_url], dict(os.environ)),
-            (self.fault_check, dict(os.environ)),
         ]
+        if self.jwt:
+            # The security review's attacks, replayed; on the contract's rows,
+            # whose accounts it leaves alone.
+            commands.append(([*attack_check, database_url], dict(os.environ)))
+        return [*commands, (self.fault_check, dict(os.environ))]
 
     def run(self, database_url: str) -> None:
         for command, env in self.commands(database_url):

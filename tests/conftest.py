@@ -70,3 +70,27 @@ def files_of(project: Path) -> dict[str, bytes]:
         for path in sorted(project.rglob("*"))
         if path.is_file()
     }
+
+
+def fresh_postgres_database(name: str) -> str:
+    """An empty database called `name` on TEST_DATABASE_URL's server (which the
+    template's tests may wipe), as an asyncpg URL; tests running side by side
+    each get their own."""
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(os.environ["TEST_DATABASE_URL"])
+
+    async def recreate() -> None:
+        admin = server.set(drivername="postgresql")
+        connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(recreate())
+    return server.set(database=name).render_as_string(hide_password=False)

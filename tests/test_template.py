@@ -50,6 +50,7 @@ DATA_LAYER = {
     "app/models.py",
     "app/services/user_service.py",
     "app/services/item_service.py",
+    "app/services/login_attempt_service.py",
     # The tests of the per-request session of the SQLAlchemy-based styles.
     "tests/test_sessions.py",
     "pyproject.toml",

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
+from sqlalchemy.engine import make_url
 
 from conftest import ROOT, VARIANTS, Render, choices, variant_id
 
@@ -34,6 +35,15 @@ def tool(name: str) -> str:
         assert found, f"{name} is not installed: run these tests with `nox -s template`"
         return found
     return str(path)
+
+
+def postgres_binaries() -> Path:
+    sys.path.insert(0, str(ROOT / "tests" / "live"))
+    from postgres_server import find_binaries
+
+    binaries = find_binaries()
+    assert binaries, "no PostgreSQL client binaries on this machine"
+    return binaries
 
 
 def run(
@@ -305,6 +315,120 @@ def test_compose_file_only_where_there_is_a_database_server(
     for service in (migrate, app):
         url = service["environment"]["DATABASE_URL"]
         assert url.startswith("postgresql+asyncpg://")
+    # No password is written down: each comes from the environment, and compose
+    # refuses to start without it.
+    passwords = [
+        migrate["environment"]["DATABASE_URL"],
+        app["environment"]["DATABASE_URL"],
+        *(value for name, value in database["environment"].items() if "PASSWORD" in name),
+    ]
+    for value in passwords:
+        assert re.search(r"\$\{[A-Z_]+:\?[^}]+\}", value), value
+    assert "postgres:postgres@" not in compose.read_text()
+    # The app and the migrations connect as different roles, neither postgres.
+    users = {
+        service: make_url(re.sub(r"\$\{[^}]+\}", "x", service_env["DATABASE_URL"])).username
+        for service, service_env in (
+            ("migrate", migrate["environment"]),
+            ("app", app["environment"]),
+        )
+    }
+    assert users == {"migrate": "template_check_owner", "app": "template_check_app"}
+
+
+def test_the_compose_roles_let_the_app_read_and_write_rows_and_nothing_more(
+    render: Render,
+) -> None:
+    """deploy/postgres/create-roles.sh, run as compose runs it, against a real
+    server: the migrations run as the owner; the app's role is no superuser,
+    reads and writes rows, and cannot change the schema."""
+    import asyncio
+
+    import asyncpg
+
+    project = render_for(render, "asyncpg")
+    admin = make_url(os.environ["TEST_DATABASE_URL"])
+    database = "template_check"
+    roles = ("template_check_owner", "template_check_app")
+    psql = shutil.which("psql") or str(postgres_binaries() / "psql")
+    environment = {
+        **os.environ,
+        "PGHOST": admin.host or "localhost",
+        "PGPORT": str(admin.port or 5432),
+        "PGUSER": admin.username or "postgres",
+        "PGPASSWORD": admin.password or "",
+        "PGDATABASE": admin.database or "postgres",
+    }
+
+    def as_admin(*statements: str) -> None:
+        for statement in statements:
+            run(psql, "-q", "-c", statement, env=environment)
+
+    def reset() -> None:
+        as_admin(
+            f'DROP DATABASE IF EXISTS "{database}"',
+            *(f'DROP ROLE IF EXISTS "{role}"' for role in roles),
+        )
+
+    reset()
+    try:
+        as_admin(f'CREATE DATABASE "{database}"')
+        run(
+            "sh",
+            str(project / "deploy/postgres/create-roles.sh"),
+            env={
+                **environment,
+                "POSTGRES_USER": environment["PGUSER"],
+                "POSTGRES_DB": database,
+                "OWNER_DB_PASSWORD": "owner-password",
+                "APP_DB_PASSWORD": "app-password",
+            },
+        )
+        owner = admin.set(
+            username=roles[0], password="owner-password", database=database
+        )
+        run(
+            sys.executable, "-m", "alembic", "upgrade", "head",
+            cwd=project,
+            env={
+                **os.environ,
+                "DATABASE_URL": owner.render_as_string(hide_password=False),
+            },
+        )
+        app = admin.set(
+            drivername="postgresql",
+            username=roles[1],
+            password="app-password",
+            database=database,
+        )
+
+        async def act_as_the_app() -> None:
+            connection = await asyncpg.connect(app.render_as_string(hide_password=False))
+            try:
+                assert not await connection.fetchval(
+                    "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                )
+                user_id = await connection.fetchval(
+                    "INSERT INTO users (email, full_name, is_active, created_at) "
+                    "VALUES ('a@example.com', 'A', true, now()) RETURNING id"
+                )
+                await connection.execute("DELETE FROM users WHERE id = $1", user_id)
+                for statement in (
+                    "CREATE TABLE intruder (id int)",
+                    "DROP TABLE items",
+                    "ALTER TABLE users ADD COLUMN intruder int",
+                ):
+                    try:
+                        await connection.execute(statement)
+                    except asyncpg.InsufficientPrivilegeError:
+                        continue
+                    raise AssertionError(f"the app's role could: {statement}")
+            finally:
+                await connection.close()
+
+        asyncio.run(act_as_the_app())
+    finally:
+        reset()
 
 
 def test_editorconfig_is_rendered(render: Render) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VARIANTS, variant_id
+from conftest import VARIANTS, fresh_postgres_database, variant_id
 from update_scenario import (
     README_LINE,
     apply_team_edits,
@@ -135,3 +135,113 @@ def test_an_update_can_move_to_postgresql(template: Path, tmp_path: Path) -> Non
     expected = fresh_render(template, tmp_path / "expected", **answers, driver="asyncpg")
     assert files == project_files(expected)
     run_project_tests(project, database_url)
+
+
+# The template just before the security release (ids reused on SQLite, tokens
+# bound to the id alone), and what its JWT projects hold.
+BEFORE_SECURITY = "343c01ef56e700b4a3cd6f9346e55943572f0fc9"
+SECRET_KEY = "eQ9d_qTDSR08ARPiwOw6mpT5w-ekXhSvzZpFzKo2I-W"
+CHEAP_HASHING = {
+    "PASSWORD_HASH_TIME_COST": "1",
+    "PASSWORD_HASH_MEMORY_COST": "8",
+    "PASSWORD_HASH_PARALLELISM": "1",
+}
+
+# Run inside the project as it was: two accounts with an item each, one of
+# them deleted since, and a token of the other.
+BEFORE = """
+import asyncio, json, sys
+from httpx import ASGITransport, AsyncClient
+from app.main import create_app
+
+async def main():
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        client = AsyncClient(transport=ASGITransport(app=app), base_url="http://t")
+        state = {}
+        for email in ("ada@example.com", "gone@example.com"):
+            body = {"email": email, "full_name": "A", "password": "pass phrase"}
+            user = (await client.post("/api/v1/users", json=body)).json()
+            form = {"username": email, "password": "pass phrase"}
+            token = (await client.post("/api/v1/auth/token", data=form)).json()
+            headers = {"Authorization": "Bearer " + token["access_token"]}
+            item = await client.post("/api/v1/items", json={"title": email}, headers=headers)
+            state[email] = {"id": user["id"], "item": item.json()["id"], "headers": headers}
+        gone = state["gone@example.com"]
+        deleted = await client.delete(f"/api/v1/users/{gone['id']}", headers=gone["headers"])
+        assert deleted.status_code == 204
+        json.dump(state, sys.stdout)
+
+asyncio.run(main())
+"""
+
+# Run inside the updated project: what was kept, and what is refused now.
+AFTER = """
+import asyncio, json, sys
+from httpx import ASGITransport, AsyncClient
+from app.main import create_app
+
+async def main():
+    state = json.loads(sys.argv[1])
+    ada = state["ada@example.com"]
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        client = AsyncClient(transport=ASGITransport(app=app), base_url="http://t")
+        me = await client.get("/api/v1/users/me", headers=ada["headers"])
+        assert me.status_code == 401, ("an old token still works", me.text)
+        form = {"username": "ada@example.com", "password": "pass phrase"}
+        token = await client.post("/api/v1/auth/token", data=form)
+        assert token.status_code == 200, token.text
+        headers = {"Authorization": "Bearer " + token.json()["access_token"]}
+        me = (await client.get("/api/v1/users/me", headers=headers)).json()
+        assert (me["id"], me["is_superuser"]) == (ada["id"], False), me
+        items = (await client.get("/api/v1/items", headers=headers)).json()["items"]
+        assert [item["id"] for item in items] == [ada["item"]], items
+        # From now on an id, once deleted, is never handed out again.
+        ids = []
+        for n in range(2):
+            body = {"email": f"new{n}@example.com", "full_name": "N", "password": "pass phrase"}
+            user = (await client.post("/api/v1/users", json=body)).json()
+            form = {"username": body["email"], "password": "pass phrase"}
+            token = (await client.post("/api/v1/auth/token", data=form)).json()
+            own = {"Authorization": "Bearer " + token["access_token"]}
+            assert (await client.delete(f"/api/v1/users/{user['id']}", headers=own)).status_code == 204
+            ids.append(user["id"])
+        assert ids[1] > ids[0], ids
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("driver", ["aiosqlite", "asyncpg"])
+def test_an_update_from_before_the_security_release_keeps_accounts_and_items(
+    template: Path, tmp_path: Path, driver: str
+) -> None:
+    if driver == "aiosqlite":
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
+    else:
+        database_url = fresh_postgres_database("update_from_before_security")
+    env = {
+        **os.environ,
+        **CHEAP_HASHING,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET_KEY,
+    }
+    project = tmp_path / "project"
+    answers: dict[str, object] = {"orm": "sqlalchemy", "driver": driver, "jwt": True}
+    render_release(template, project, answers, BEFORE_SECURITY)
+    alembic_upgrade(project, database_url)
+
+    def run(script: str, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            cwd=project, env=env, capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result.stdout
+
+    state = run(BEFORE)
+    update(project)
+    assert_cleanly_merged(project_files(project))
+    alembic_upgrade(project, database_url)
+    run(AFTER, state)

@@ -5,7 +5,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, MetaData, pool
+from sqlalchemy import Connection, MetaData, pool, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.models import metadata
@@ -45,3 +45,14 @@ async def delete_all_rows(database_url: str) -> None:
             connection.execute(table.delete())
 
     await run_sync(database_url, delete)
+
+
+async def column_values(database_url: str, table: str, column: str) -> list[Any]:
+    """A column of every row of a table, in the order of the primary key."""
+
+    def read(connection: Connection) -> list[Any]:
+        columns = metadata.tables[table].c
+        query = select(columns[column]).order_by(*metadata.tables[table].primary_key)
+        return list(connection.scalars(query))
+
+    return await run_sync(database_url, read)

@@ -1,8 +1,7 @@
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 
 from app.core.config import Settings
-from app.main import create_app
-from tests.helpers import USERS, user_body
+from tests.helpers import USERS, client_of_app, user_body
 
 
 async def test_health_reports_a_reachable_database(client: AsyncClient) -> None:
@@ -14,12 +13,9 @@ async def test_health_reports_a_reachable_database(client: AsyncClient) -> None:
 async def test_an_unreachable_database_gives_503_not_500(settings: Settings) -> None:
     scheme = settings.database_url.split(":")[0]
     unreachable = {"database_url": UNREACHABLE_URLS[scheme]}
-    app = create_app(settings.model_copy(update=unreachable))
-    async with app.router.lifespan_context(app):
-        transport = ASGITransport(app=app)
-        async with AsyncClient(transport=transport, base_url="http://test") as client:
-            health = await client.get("/health")
-            creation = await client.post(USERS, json=user_body())
+    async with client_of_app(settings.model_copy(update=unreachable)) as client:
+        health = await client.get("/health")
+        creation = await client.post(USERS, json=user_body())
     assert health.status_code == 503
     assert health.json()["status"] == "unavailable"
     assert health.json()["database"]

@@ -19,6 +19,7 @@ Exits non-zero on the first broken promise.
 
 import asyncio
 import os
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -39,7 +40,7 @@ from serving import free_port, wait_until_serving  # noqa: E402
 USERS = "/api/v1/users"
 TOKEN = "/api/v1/auth/token"
 PASSWORD = "fault-check-password"
-SECRET_KEY = "fault-check-secret-key-" + "k" * 32
+SECRET_KEY = secrets.token_urlsafe(32)
 # What the app is given, and what the contract allows for any answer. SQLite's
 # gets longer: the requests in flight at SIGTERM wait for its write lock, and
 # must not give up before the check lets it go.
@@ -65,6 +66,8 @@ class Uvicorn:
             "DATABASE_TIMEOUT": str(database_timeout),
             "DATABASE_POOL_SIZE": str(POOL_SIZE),
             "ENVIRONMENT": "production",
+            # The check reads /openapi.json to know which variant it serves.
+            "DOCS_ENABLED": "true",
             "SECRET_KEY": SECRET_KEY,
             # Real hashing at its cheapest: the faults are the database's, and
             # registrations must not queue behind argon2 on a small machine.
