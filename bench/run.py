@@ -22,6 +22,7 @@ import math
 import os
 import random
 import re
+import secrets
 import shutil
 import socket
 import sqlite3
@@ -44,7 +45,8 @@ DOCS = ROOT / "docs"
 USERS = 20
 ITEMS = 2000
 CONNECTIONS = 50
-SECRET_KEY = "bench-secret-key-bench-secret-key-0123456789"
+# Random, so that the variants (which refuse an obviously weak key) take it.
+SECRET_KEY = secrets.token_urlsafe(32)
 ORMS = ("sqlalchemy", "sqlmodel", "databases")
 DRIVERS = ("asyncpg", "aiosqlite")
 WORKLOADS = {
@@ -257,7 +259,19 @@ async def seed(app: App) -> None:
             if app.jwt and app.kind == "variant":
                 body["password"] = "correct horse battery"
             user_ids.append(await post("/api/v1/users", body))
-        tokens = {user_id: mint_token(user_id) for user_id in user_ids}
+        if app.jwt and app.kind == "variant":
+            # A variant's tokens carry the account's stamp: log in for them.
+            tokens = {}
+            for number, user_id in enumerate(user_ids):
+                form = {
+                    "username": f"user{number}@bench.example",
+                    "password": "correct horse battery",
+                }
+                response = await client.post("/api/v1/auth/token", data=form)
+                response.raise_for_status()
+                tokens[user_id] = response.json()["access_token"]
+        else:
+            tokens = {user_id: mint_token(user_id) for user_id in user_ids}
 
         async def create(number: int) -> tuple[int, int]:
             owner_id = user_ids[number % USERS]
