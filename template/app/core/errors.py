@@ -70,6 +70,11 @@ def _scalar(value: Any) -> str | int | float | bool | None:
     return LONE_SURROGATE.sub("\ufffd", text)
 
 
+async def email_taken(request: Request, error: Exception) -> JSONResponse:
+    """409 for an email another account has, whichever route tried to take it."""
+    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_409_CONFLICT)
+
+
 async def http_error(request: Request, error: Exception) -> Response:
     """FastAPI's answer to an HTTPException, with two corrections.
 
