@@ -1,43 +1,35 @@
 """Items, through SQLModel.
 
-Each function that writes is one unit of work (`writing()`): it commits what
-it wrote before returning, and a failure leaves nothing written.
+Each function that writes commits its work before it returns; a failure rolls
+it back, leaving nothing written.
 """
 
-from sqlalchemy import ColumnElement, bindparam, inspect, select
+from collections.abc import Collection
+
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, delete, func, insert, update
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.database import reading, writing
-from app.models import Item, metadata
+from app.models import Item
 from app.schemas import ItemCreate, ItemRead, ItemUpdate
 from app.services.exceptions import OwnerNotFoundError
 from app.utils.pagination import Page
 from app.utils.timestamps import utcnow
 
-# Reads select Item's columns rather than Item objects: the rows go straight
-# into the response model, without the session's identity map and change
-# tracking, which a read that returns at once has no use for.
-ITEM_COLUMNS = tuple(inspect(Item).columns)
-SELECT_ITEM = select(*ITEM_COLUMNS).where(col(Item.id) == bindparam("item_id"))
-# Built once: a statement made per request costs more than its round trip.
-INSERT_ITEM = insert(metadata.tables["items"]).returning(*ITEM_COLUMNS)
-
 
 async def create_item(session: AsyncSession, data: ItemCreate) -> ItemRead:
     now = utcnow()
-    # One INSERT ... RETURNING rather than add() and a flush: the new row comes
-    # back as a row, without building an Item for the session to track.
-    values = {**data.model_dump(), "created_at": now, "updated_at": now}
+    item = Item.model_validate(data, update={"created_at": now, "updated_at": now})
+    session.add(item)
     try:
         # The foreign key decides whether the owner exists, even if the owner
         # is being deleted at this very moment.
-        async with writing(session):
-            row = (await session.exec(INSERT_ITEM, params=values)).one()
+        await session.commit()
     except IntegrityError:
+        await session.rollback()
         raise OwnerNotFoundError(data.owner_id) from None
-    return ItemRead.model_validate(row)
+    return ItemRead.model_validate(item)
 
 
 async def list_items(
@@ -45,63 +37,50 @@ async def list_items(
     offset: int,
     limit: int,
     *,
-    owner_id: int | None = None,
+    owner_ids: Collection[int] | None = None,
     title_contains: str | None = None,
 ) -> Page[ItemRead]:
+    """A page of items in id order; `owner_ids`, when given, limits them to
+    those owners' items (none at all, for an empty collection)."""
     conditions: list[ColumnElement[bool]] = []
-    if owner_id is not None:
-        conditions.append(col(Item.owner_id) == owner_id)
+    if owner_ids is not None:
+        conditions.append(col(Item.owner_id).in_(owner_ids))
     if title_contains:
         conditions.append(col(Item.title).icontains(title_contains, autoescape=True))
-    # The page and the total in one statement, so one round trip and one snapshot.
-    query = (
-        select(*ITEM_COLUMNS, func.count().over().label("total"))
-        .where(*conditions)
-        .order_by(col(Item.id))
-        .offset(offset)
-        .limit(limit)
+    query = select(Item).where(*conditions).order_by(col(Item.id))
+    items = await session.exec(query.offset(offset).limit(limit))
+    total = await session.exec(
+        select(func.count()).select_from(Item).where(*conditions)
     )
-    async with reading(session) as connection:
-        rows = (await connection.execute(query)).all()
-        if rows:
-            total = rows[0].total
-        else:
-            # Past the last page there is no row to carry the total.
-            count = select(func.count()).select_from(Item).where(*conditions)
-            total = await connection.scalar(count) or 0
     return Page(
-        items=[ItemRead.model_validate(row) for row in rows],
-        total=total,
+        items=[ItemRead.model_validate(item) for item in items],
+        total=total.one(),
         offset=offset,
         limit=limit,
     )
 
 
 async def get_item(session: AsyncSession, item_id: int) -> ItemRead | None:
-    async with reading(session) as connection:
-        result = await connection.execute(SELECT_ITEM, {"item_id": item_id})
-        row = result.one_or_none()
-    return None if row is None else ItemRead.model_validate(row)
+    item = await session.get(Item, item_id)
+    return None if item is None else ItemRead.model_validate(item)
 
 
 async def update_item(
     session: AsyncSession, item_id: int, data: ItemUpdate
 ) -> ItemRead | None:
-    # One UPDATE ... RETURNING rather than get() and sqlmodel_update(): an item
-    # deleted in between is then simply not found.
-    statement = (
-        update(Item)
-        .where(col(Item.id) == item_id)
-        .values(**data.changes(), updated_at=utcnow())
-        .returning(Item)
-    )
-    async with writing(session):
-        item = (await session.exec(statement)).scalar_one_or_none()
-    return None if item is None else ItemRead.model_validate(item)
+    item = await session.get(Item, item_id)
+    if item is None:
+        return None
+    item.sqlmodel_update(data.changes(), update={"updated_at": utcnow()})
+    session.add(item)
+    await session.commit()
+    return ItemRead.model_validate(item)
 
 
 async def delete_item(session: AsyncSession, item_id: int) -> bool:
-    statement = delete(Item).where(col(Item.id) == item_id).returning(col(Item.id))
-    async with writing(session):
-        deleted = (await session.exec(statement)).scalar_one_or_none()
-    return deleted is not None
+    item = await session.get(Item, item_id)
+    if item is None:
+        return False
+    await session.delete(item)
+    await session.commit()
+    return True
