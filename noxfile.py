@@ -412,7 +412,8 @@ def bench(session: nox.Session) -> None:
         "copier>=9.4", "pyyaml>=6", "uv>=0.5", "httpx>=0.28", "matplotlib>=3.9",
         # The reference apps in bench/ run in this environment.
         "fastapi>=0.121", "uvicorn[standard]>=0.32", "asyncpg>=0.30",
-        "sqlalchemy[asyncio]>=2.0.38", "pyjwt>=2.10",
+        "sqlalchemy[asyncio]>=2.0.38", "pyjwt>=2.10", "sqlmodel>=0.0.25",
+        "psycopg[binary]>=3.2",
     )
     POSTGRES.create_database(session, "bench")  # starts the throwaway server
     admin_url = f"postgresql://postgres@127.0.0.1:{POSTGRES.port}/postgres"

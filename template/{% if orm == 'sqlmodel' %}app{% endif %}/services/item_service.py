@@ -47,14 +47,24 @@ async def list_items(
         conditions.append(col(Item.owner_id).in_(owner_ids))
     if title_contains:
         conditions.append(col(Item.title).icontains(title_contains, autoescape=True))
-    query = select(Item).where(*conditions).order_by(col(Item.id))
-    items = await session.exec(query.offset(offset).limit(limit))
-    total = await session.exec(
-        select(func.count()).select_from(Item).where(*conditions)
+    # The page and its total in one statement: each row is an item and the
+    # number of items that match.
+    query = (
+        select(Item, func.count().over())
+        .where(*conditions)
+        .order_by(col(Item.id))
+        .offset(offset)
+        .limit(limit)
     )
+    rows = (await session.exec(query)).all()
+    if rows:
+        total = rows[0][1]
+    else:  # past the last page, no row carries the total
+        count = select(func.count()).select_from(Item).where(*conditions)
+        total = (await session.exec(count)).one()
     return Page(
-        items=[ItemRead.model_validate(item) for item in items],
-        total=total.one(),
+        items=[ItemRead.model_validate(item) for item, _ in rows],
+        total=total,
         offset=offset,
         limit=limit,
     )
