@@ -560,7 +560,10 @@ reference apps measured in the same run on the same machine:
 - **ceiling**: FastAPI and raw asyncpg, hand-written for the same routes and the same
   JSON (`bench/ceiling_app.py`);
 - **naive**: async SQLAlchemy ORM written the way most tutorials write it
-  (`bench/naive_app.py`): the floor the variants must stay well above.
+  (`bench/naive_app.py`): the floor the variants must stay well above;
+- **full-stack**: the pattern of `fastapi/full-stack-fastapi-template`, the template
+  many teams pick today (`bench/fullstack_app.py`): a synchronous SQLModel session over
+  psycopg, plain `def` endpoints in FastAPI's thread pool. Every variant must beat it.
 
 Each app is served by uvicorn with one worker, on its own database seeded through
 its own API with {users} users and {items} items, and driven by
@@ -574,10 +577,11 @@ the machine ({machine}); the ratios are what to compare.
 
 ## PostgreSQL (asyncpg)
 
-"× ceiling" and "p99 × ceiling" compare with the ceiling app of the same JWT
-setting; "× naive" with the naive app of the same setting. The targets: at least
-0.45× the ceiling on the two reads, at least 1.6× the naive app for the ORM
-styles, and a p99 at most 2× the ceiling's.
+"× ceiling", "× naive", "× full-stack" and "p99 × ceiling" compare with the
+reference app of the same JWT setting. The targets, for every ORM style: at least
+1.5× the naive app on GET by id and POST and 1.25× on the list, ahead of the
+full-stack pattern everywhere, and a p99 at most 2× the ceiling's. The run prints
+each miss.
 
 {postgres}
 
@@ -589,19 +593,24 @@ Reported on their own: SQLite has no server to compare with.
 
 ## What the data layers do for speed
 
-- **One pooled connection per request** (`reading()` and `writing()` in the ORM
-  styles' `database.py`): the first read checks a connection out in autocommit, and
-  every later read of the request, such as a JWT caller's user and then the data,
-  runs on it; a write turns that same connection into a transaction. Giving the
-  connection back and queueing for another made each JWT request wait for the pool
-  twice, and under load newcomers overtake such waiters. The `databases` style takes
-  its one connection per request in `get_session`.
+Services are written the way each library's docs write them (`session.get()`,
+`session.add()` and `commit()`; `fetch_one()` and `execute()`). The speed comes from
+how `app/database.py` sets up the request cycle around them, each setting with its
+reason in a comment there:
+
+- **One pooled connection per request**, given back when the endpoint returns: a
+  JWT request reads its caller and then its data on the same connection, never
+  queueing for the pool twice.
 - **Connections handed out first come, first served**: `Database` admits at most
   `DATABASE_POOL_SIZE` requests to the pool at once through an `asyncio.Semaphore`,
   which serves waiters in order. The pools' own queues let a request that arrives
   take a connection that a waiting one was just woken for; under this load some
-  requests waited for seconds, and p99 was 4-15× the ceiling's. With the turns,
-  p99 fell to 1.6-2.7× (`tests/test_faults.py` checks the order).
+  requests waited for seconds, and p99 was 4-15× the ceiling's
+  (`tests/test_faults.py` checks the order).
+- **Reads in autocommit**: in the SQLAlchemy-based styles, the session of a `GET` or
+  `HEAD` request is bound to the same pool with `isolation_level="AUTOCOMMIT"`, so
+  its queries pay no `BEGIN` and `ROLLBACK` round trips; writes keep their
+  transactions.
 - **A pool of exactly `DATABASE_POOL_SIZE` connections**, no overflow: overflow
   connections are opened and closed again under load, a connect per request.
 - **No pre-ping** on PostgreSQL: SQLAlchemy's asyncpg pre-ping costs three round
@@ -612,19 +621,14 @@ Reported on their own: SQLite has no server to compare with.
   `UNLISTEN *` and more on every connection given back, a round trip per request
   for session state the application never sets; it still rolls back an open
   transaction.
-- **Reads outside a transaction**: no BEGIN and ROLLBACK round trips around a
-  SELECT; writes keep their transactions.
-- **The page and its total in one statement** (`count(*) OVER ()`), in every style.
-- **Rows, not entities, for reads** in the ORM styles: statements built once from
-  the mapped columns, validated straight into the response model; no identity map
-  or change tracking for data that is returned at once.
-- **Statements built once**: the item INSERT is built at import and gets its values
-  per request (about +20% on POST over building and cache-keying it per request).
-- **No thread hop for a dependency**: FastAPI runs a plain `def` dependency in its
-  thread pool, so `page_params` is `async def`.
-- **`gc.freeze()` at start-up** in the ORM styles: the objects made at import stay
-  out of every full garbage collection, which otherwise pauses a busy process for
-  tens of milliseconds.
+- **`expire_on_commit=False`**: what a service returns after its commit is read from
+  the object it has, with no reload.
+- **The page and its total in one statement** (`count(*) OVER ()`), in every style;
+  the SQLAlchemy style reads the page as rows of `Item`'s columns, as the ORM docs
+  show for data that is only read.
+- **`gc.freeze()` in the lifespan**: the objects made at start-up stay out of every
+  full garbage collection, which otherwise pauses a busy process for tens of
+  milliseconds.
 - `uvicorn[standard]` (uvloop, httptools) in every project's dependencies.
 
 ## What is left between each style and the ceiling
@@ -633,10 +637,12 @@ Profiles (py-spy) of the variants under this load show where the rest goes:
 
 - **SQLAlchemy and SQLModel**: every statement passes through SQLAlchemy's asyncio
   bridge (a greenlet switch), its statement cache lookup and its result machinery,
-  and each request through the `AsyncSession`; a write adds BEGIN and COMMIT round
-  trips that the ceiling's single autocommitted INSERT does not pay. These are what
-  the ORM styles are; the data layer keeps them to one connection and the fewest
-  round trips.
+  and each request through the `AsyncSession`, its identity map and its unit of
+  work; a write adds BEGIN and COMMIT round trips that the ceiling's single
+  autocommitted INSERT does not pay. These are what the ORM styles are; the data
+  layer keeps them to one connection and the fewest round trips. Reading rows
+  instead of objects, and building the INSERT once at import, won 15-20 % more on
+  GET and POST, at the price of services no reader of the ORM docs would write.
 - **databases**: encode/databases compiles every SQLAlchemy Core statement again on
   every execution (it has no compiled-statement cache): about a quarter of a JWT
   GET's time. Writing the queries as SQL text would save most of it, and give up

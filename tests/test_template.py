@@ -17,6 +17,7 @@ from conftest import ROOT, VARIANTS, Render, choices, files_of, variant_id
 LAYOUT = [
     "app/__init__.py",
     "app/main.py",
+    "app/dependencies.py",
     "app/database.py",
     "app/models.py",
     "app/schemas.py",
@@ -51,8 +52,8 @@ DATA_LAYER = {
     "app/services/user_service.py",
     "app/services/item_service.py",
     "app/services/login_attempt_service.py",
-    # The tests of the per-request session of the SQLAlchemy-based styles.
-    "tests/test_sessions.py",
+    # A service of one's own, written from the style's docs.
+    "tests/your_own_service.py",
     "pyproject.toml",
     "README.md",
     ".copier-answers.yml",
@@ -113,6 +114,57 @@ def test_no_template_syntax_or_blank_line_runs_are_left(
         assert not text.endswith("\n\n"), name
         trailing = [n for n, line in enumerate(text.splitlines(), 1) if line != line.rstrip()]
         assert not trailing, (name, trailing)
+
+
+# Words that belong to one answer, and so must not appear in a render with
+# another: each render reads as if written for its own answers alone.
+WORDS_OF_OTHER_ANSWERS = {
+    ("driver", "asyncpg"): [r"sqlite"],
+    ("driver", "aiosqlite"): [r"postgres", r"asyncpg", r"psycopg"],
+    ("orm", "sqlalchemy"): [r"sqlmodel", r"encode/databases", r"\bdatabases\.Database"],
+    ("orm", "sqlmodel"): [r"encode/databases", r"\bdatabases\.Database"],
+    ("orm", "databases"): [r"sqlmodel", r"AsyncSession", r"session\.(add|commit)"],
+    ("jwt", False): [
+        r"\bjwt\b",
+        r"bearer",
+        r"password[_ ]hash",
+        r"access[_ ]token",
+        r"\btokens?\b",
+        r"\blog(ged|s)? in\b",
+        r"security[_ ]stamp",
+    ],
+}
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_no_render_speaks_of_another_answer(
+    render: Render, answers: dict[str, object]
+) -> None:
+    found = []
+    for name, content in files_of(render(**answers)).items():
+        if name == ".copier-answers.yml":  # it names every answer, by design
+            continue
+        text = content.decode()
+        for (question, answer), patterns in WORDS_OF_OTHER_ANSWERS.items():
+            if answers[question] != answer:
+                continue
+            for pattern in patterns:
+                for match in re.finditer(pattern, text, re.IGNORECASE):
+                    line = text.count("\n", 0, match.start()) + 1
+                    found.append(f"{name}:{line}: {match.group()}")
+    assert not found
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_every_variant_has_one_migration_head(
+    render: Render, answers: dict[str, object]
+) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    project = render(**answers)
+    config = Config(str(project / "alembic.ini"))
+    assert len(ScriptDirectory.from_config(config).get_heads()) == 1
 
 
 @pytest.mark.parametrize("jwt", choices("jwt"))

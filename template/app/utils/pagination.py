@@ -5,7 +5,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-# PostgreSQL and SQLite both take OFFSET as a signed 64-bit integer.
+# The database takes OFFSET as a signed 64-bit integer.
 MAX_OFFSET = 2**63 - 1
 
 T = TypeVar("T")

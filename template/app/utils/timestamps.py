@@ -13,10 +13,8 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored in UTC and always read back as an aware UTC datetime.
-
-    PostgreSQL keeps the offset (`timestamptz`); SQLite keeps none, so the value
-    is stored as UTC and tagged as UTC when read.
+    """A timestamp stored in UTC and always read back as an aware UTC datetime,
+    whether or not the database keeps the offset: it is tagged as UTC when read.
     """
 
     impl = DateTime(timezone=True)

@@ -37,8 +37,8 @@ async def create_item(database: Database, data: ItemCreate) -> ItemRead:
 def _contains_pattern(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, its wildcards escaped with "/".
 
-    Not icontains(): it puts literal "%" signs in the SQL, which databases'
-    SQLite backend %-formats for its log, and fails on.
+    Not icontains(): it puts literal "%" signs in the SQL, and databases
+    %-formats the SQL of some backends for its log, and fails on them.
     """
     escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
     return f"%{escaped}%"

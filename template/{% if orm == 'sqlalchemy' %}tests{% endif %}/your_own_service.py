@@ -1,0 +1,29 @@
+"""A service of your own, written the way the SQLAlchemy docs write one:
+`select()`, change the objects, `session.add()`, `await session.commit()`.
+tests/test_your_own_service.py serves it through a route of its own."""
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.database import DatabaseDep
+from app.models import Item
+
+
+async def complete_items(session: AsyncSession, owner_id: int) -> int:
+    """Mark every open item of an owner completed; how many there were."""
+    query = select(Item).where(Item.owner_id == owner_id, Item.is_completed.is_(False))
+    items = (await session.scalars(query)).all()
+    for item in items:
+        item.is_completed = True
+        session.add(item)
+    await session.commit()
+    return len(items)
+
+
+router = APIRouter()
+
+
+@router.post("/owners/{owner_id}/complete-items")
+async def complete(owner_id: int, db: DatabaseDep) -> dict[str, int]:
+    return {"completed": await complete_items(db, owner_id)}
