@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from app.schemas import LONE_SURROGATE
+from app.services.exceptions import EmailTakenError
 
 # A body with thousands of bad fields gets the first few problems, not a
 # response larger than the request.
@@ -70,9 +71,14 @@ def _scalar(value: Any) -> str | int | float | bool | None:
     return LONE_SURROGATE.sub("\ufffd", text)
 
 
-async def email_taken(request: Request, error: Exception) -> JSONResponse:
-    """409 for an email another account has, whichever route tried to take it."""
-    return JSONResponse({"detail": str(error)}, status_code=status.HTTP_409_CONFLICT)
+# Errors of the services that mean one status whichever route they come from.
+SERVICE_ERRORS: dict[type[Exception], int] = {
+    EmailTakenError: status.HTTP_409_CONFLICT,
+}
+
+
+async def service_error(request: Request, error: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(error)}, status_code=SERVICE_ERRORS[type(error)])
 
 
 async def http_error(request: Request, error: Exception) -> Response:
