@@ -87,11 +87,20 @@ class ThrowawayPostgres:
 
     def __init__(self) -> None:
         self.server: PostgresServer | None = None
+        self.created: set[str] = set()
 
     @property
     def port(self) -> int:
         assert self.server is not None
         return self.server.port
+
+    def database_url(self, session: nox.Session, name: str) -> str:
+        """The database `name`, created on first need and kept after that."""
+        if name not in self.created:
+            self.created.add(name)
+            return self.create_database(session, name)
+        assert self.server is not None
+        return self.server.url(name)
 
     def create_database(self, session: nox.Session, name: str) -> str:
         if self.server is None:
@@ -147,6 +156,43 @@ def render(session: nox.Session, variant: Variant) -> Path:
 
 
 def check_variant(session: nox.Session, variant: Variant) -> None:
+    check_updated_release(session, variant)
+    team_scenario(session, variant)
+
+
+def team_scenario(session: nox.Session, variant: Variant) -> None:
+    """A team's weeks in a project rendered by the README's command: its own
+    resource, column and field, then three updates (tests/team_scenario.py)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import team_scenario
+    from update_scenario import snapshot_template
+
+    workdir = Path(session.create_tmp()).resolve() / "team"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir()
+    template = snapshot_template(workdir / "copier-fastapi-async")
+
+    def databases(driver: str, purpose: str) -> str:
+        if driver == "aiosqlite":
+            return f"sqlite+aiosqlite:///{workdir / f'{purpose}.db'}"
+        if os.environ.get("TEST_DATABASE_URL"):
+            return os.environ["TEST_DATABASE_URL"]
+        name = f"team_{variant.id}_{purpose}".replace("-", "_")
+        return POSTGRES.create_database(session, name) if purpose == "tests" else (
+            POSTGRES.database_url(session, name)
+        )
+
+    started = time.monotonic()
+    steps = team_scenario.run(
+        template, workdir, variant.orm, variant.driver, variant.jwt, databases,
+        log=session.log,
+    )
+    for step, seconds in steps:
+        session.log(f"team: {step}: checks in {seconds:.0f} s")
+    session.log(f"team: the whole scenario in {time.monotonic() - started:.0f} s")
+
+
+def check_updated_release(session: nox.Session, variant: Variant) -> None:
     project = render(session, variant)
     session.chdir(project)
     venv = Path(session.virtualenv.location)
@@ -321,7 +367,7 @@ def fuzz(session: nox.Session) -> None:
         # A plain render of the working tree: one venv serves every variant.
         copier.run_copy(
             str(ROOT), project, data={"project_name": "Fuzz Check", **variant.answers},
-            vcs_ref="HEAD", defaults=True, quiet=True,
+            vcs_ref="HEAD", defaults=True, quiet=True, unsafe=True,
         )
         if variant.driver == "asyncpg":
             database_url = fuzz_database_url(session, variant)

@@ -124,6 +124,7 @@ def render(variant: App, workdir: Path) -> Path:
         vcs_ref="HEAD",
         defaults=True,
         quiet=True,
+        unsafe=True,
     )
     subprocess.run(
         [sys.executable, "-m", "uv", "sync", "--quiet", "--no-dev"],

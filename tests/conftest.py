@@ -57,6 +57,7 @@ def render(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Render]:
                 defaults=True,
                 vcs_ref="HEAD",
                 quiet=True,
+                unsafe=True,
             )
             cache[key] = destination
         return cache[key]

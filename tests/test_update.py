@@ -1,6 +1,7 @@
 """`copier update`: from the last release to the working tree, and to new answers."""
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,9 @@ import pytest
 from conftest import VARIANTS, fresh_postgres_database, variant_id
 from update_scenario import (
     README_LINE,
+    TEAM_REVISION,
     apply_team_edits,
+    commit_all,
     render_release,
     snapshot_template,
     update,
@@ -60,10 +63,31 @@ def test_an_update_from_the_last_release_keeps_the_team_edits(
     assert "version.router" in files["app/main.py"]
     assert "Field(default=20," in files["app/core/config.py"]
     assert README_LINE in files["README.md"]
+    # The team's revision and the template's new ones meet in a merge revision.
+    [merge] = [name for name in files if name.endswith("_merge_template_revisions.py")]
+    assert migration_heads(project) == [revision_of(files.pop(merge))]
     # And the rest is exactly what the new release renders.
     expected = fresh_render(template, tmp_path / "expected", **answers)
     apply_team_edits(expected)
     assert files == project_files(expected)
+
+
+def revision_of(source: str) -> str:
+    [revision] = re.findall(r'^revision: str = "(\w+)"$', source, re.MULTILINE)
+    return revision
+
+
+def migration_heads(project: Path) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "alembic", "heads"],
+        cwd=project,
+        # A URL is needed to load the environment, not to list the heads.
+        env={**os.environ, "DATABASE_URL": "sqlite+aiosqlite://"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return [line.split()[0] for line in result.stdout.splitlines()]
 
 
 def run_project_tests(project: Path, database_url: str) -> None:
@@ -107,14 +131,73 @@ def test_an_update_can_turn_jwt_on_and_keeps_the_users(
 
     files = project_files(project)
     assert_cleanly_merged(files)
+    # Revisions 0002 and 0004 ran empty on this database: the update adds one
+    # that runs them again, on top of the head.
+    [turn_on] = [name for name in files if name.endswith("_turn_jwt_on.py")]
+    assert 'down_revision: str | Sequence[str] | None = "0004"' in files.pop(turn_on)
     expected = fresh_render(template, tmp_path / "expected", **answers, jwt=True)
     assert files == project_files(expected)
-    # The new revision adds the password column; the user stays, without one.
+    # The password column comes in; the user stays, without a password.
     alembic_upgrade(project, database_url)
     with sqlite3.connect(database) as connection:
         rows = connection.execute("SELECT email, password_hash FROM users").fetchall()
     assert rows == [("ada@example.com", "")]
     run_project_tests(project, database_url)
+
+
+def test_turning_jwt_off_and_on_again_keeps_one_history_and_the_users(
+    template: Path, tmp_path: Path
+) -> None:
+    answers: dict[str, object] = {"orm": "sqlalchemy", "driver": "aiosqlite"}
+    project = tmp_path / "project"
+    fresh_render(template, project, **answers, jwt=True)
+    # A revision of the team's own on top of the template's.
+    (project / "migrations/versions/2026_12_04_team_revision.py").write_text(
+        TEAM_REVISION.replace('"0001"', '"0004"')
+    )
+    commit_all(project, "Our own revision")
+    database = tmp_path / "service.db"
+    database_url = f"sqlite+aiosqlite:///{database}"
+    # The project's tests wipe their database: one of their own.
+    tests_database_url = f"sqlite+aiosqlite:///{tmp_path / 'tests.db'}"
+    alembic_upgrade(project, database_url)
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO users (email, full_name, is_active, created_at, password_hash,"
+            " is_superuser, security_stamp) VALUES ('ada@example.com', 'Ada', 1,"
+            " '2026-01-01 00:00:00', 'x', 0, 'y')"
+        )
+
+    update(project, jwt=False)
+
+    files = project_files(project)
+    assert_cleanly_merged(files)
+    [turn_off] = [name for name in files if name.endswith("_turn_jwt_off.py")]
+    assert '= "5e1f0c2a9b7d"' in files[turn_off]  # on top of the team's revision
+    assert migration_heads(project) == [revision_of(files[turn_off])]
+    alembic_upgrade(project, database_url)
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT email FROM users").fetchall() == [
+            ("ada@example.com",)
+        ]
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(users)")}
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+    assert not columns & {"password_hash", "is_superuser", "security_stamp"}
+    assert "login_attempts" not in tables
+    run_project_tests(project, tests_database_url)
+    commit_all(project, "JWT off")
+
+    update(project, jwt=True)
+
+    files = project_files(project)
+    assert_cleanly_merged(files)
+    [turn_on] = [name for name in files if name.endswith("_turn_jwt_on.py")]
+    assert migration_heads(project) == [revision_of(files[turn_on])]
+    alembic_upgrade(project, database_url)
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute("SELECT email, password_hash FROM users").fetchall()
+    assert rows == [("ada@example.com", "")]
+    run_project_tests(project, tests_database_url)
 
 
 def test_an_update_can_move_to_postgresql(template: Path, tmp_path: Path) -> None:

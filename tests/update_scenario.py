@@ -82,6 +82,7 @@ def render_release(
         defaults=True,
         vcs_ref=ref,
         quiet=True,
+        unsafe=True,
     )
     git("init", "--quiet", cwd=destination)
     commit_all(destination, f"Render the template at {ref}")
@@ -96,6 +97,7 @@ def update(project: Path, **changed_answers: object) -> None:
         overwrite=True,
         vcs_ref="HEAD",
         quiet=True,
+        unsafe=True,
     )
 
 
@@ -126,6 +128,35 @@ async def test_the_version_is_reported(client: AsyncClient) -> None:
 
 README_LINE = "Owned by the payments team; ask in #payments."
 
+# A revision of the team's own, on the release's first revision: a later
+# template revision on that one makes a second head, which the update merges.
+TEAM_REVISION_FILE = "migrations/versions/2026_11_30_5e1f0c2a9b7d_trim_item_titles.py"
+TEAM_REVISION = '''\
+"""Trim the titles of items.
+
+Revision ID: 5e1f0c2a9b7d
+Revises: 0001
+Create Date: 2026-11-30 10:00:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "5e1f0c2a9b7d"
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.execute("UPDATE items SET title = trim(title)")
+
+
+def downgrade() -> None:
+    pass
+'''
+
 
 def _replace_once(path: Path, old: str, new: str) -> None:
     text = path.read_text()
@@ -134,8 +165,10 @@ def _replace_once(path: Path, old: str, new: str) -> None:
 
 
 def apply_team_edits(project: Path) -> None:
-    """A new route and its test, a changed setting, and an edited README."""
+    """A new route and its test, a revision of the team's own, a changed
+    setting, and an edited README."""
     (project / "app/routes/version.py").write_text(VERSION_ROUTE)
+    (project / TEAM_REVISION_FILE).write_text(TEAM_REVISION)
     (project / "tests/test_version.py").write_text(VERSION_TEST)
     main = project / "app/main.py"
     _replace_once(main, "items, users\n", "items, users, version\n")

@@ -5,7 +5,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, MetaData, pool, select
+from sqlalchemy import Connection, MetaData, pool, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.models import metadata
@@ -28,6 +28,20 @@ async def run_sync(database_url: str, function: Callable[[Connection], T]) -> T:
             return await connection.run_sync(function)
     finally:
         await engine.dispose()
+
+
+async def execute(database_url: str, *statements: str) -> list[Any]:
+    """Run SQL statements in one transaction; the first column of the last
+    one's rows."""
+
+    def run_all(connection: Connection) -> list[Any]:
+        rows: list[Any] = []
+        for statement in statements:
+            result = connection.execute(text(statement))
+            rows = list(result.scalars()) if result.returns_rows else []
+        return rows
+
+    return await run_sync(database_url, run_all)
 
 
 async def drop_all_tables(database_url: str) -> None:
