@@ -45,9 +45,14 @@ async def test_health_names_a_database_without_a_schema(
     try:
         response = await client.get("/health")
     finally:
-        await execute(settings.database_url, "ALTER TABLE hidden RENAME TO alembic_version")
+        await execute(
+            settings.database_url, "ALTER TABLE hidden RENAME TO alembic_version"
+        )
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": f"no schema: {UPGRADE}"}
+    assert response.json() == {
+        "status": "unavailable",
+        "database": f"no schema: {UPGRADE}",
+    }
 
 
 @asynccontextmanager
