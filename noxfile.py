@@ -322,7 +322,7 @@ def register(variant: Variant) -> None:
         check_variant(session, variant)
 
     session_function.__doc__ = (
-        f"{variant.id}: update from v0.1.0, its README commands, the contract"
+        f"{variant.id}: update from the last release, its README commands, the contract"
     )
     nox.session(name=variant.id, tags=["variants", variant.orm, variant.driver])(
         session_function

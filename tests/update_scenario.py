@@ -14,7 +14,8 @@ import copier
 ROOT = Path(__file__).parent.parent
 # The release every update starts from, by tag or, in a clone without tags, by
 # its commit.
-OLD_RELEASE = ("v0.1.0", "b55980afb95772c928c7d4932389b0fe52d13500")
+# The last release: the update teams make next.
+OLD_RELEASE = ("v0.3.0", "1f459094b450423bce5c874d7a5b7fcb73a5c244")
 PROJECT_NAME = "Template Check"
 
 
@@ -128,14 +129,15 @@ async def test_the_version_is_reported(client: AsyncClient) -> None:
 
 README_LINE = "Owned by the payments team; ask in #payments."
 
-# A revision of the team's own, on the release's first revision: a later
-# template revision on that one makes a second head, which the update merges.
+# A revision of the team's own, on the head of the release's migrations (0002
+# with JWT, 0001 without): the template's later revisions fork from the same
+# parent, a second head, which the update merges.
 TEAM_REVISION_FILE = "migrations/versions/2026_11_30_5e1f0c2a9b7d_trim_item_titles.py"
 TEAM_REVISION = '''\
 """Trim the titles of items.
 
 Revision ID: 5e1f0c2a9b7d
-Revises: 0001
+Revises: {down_revision}
 Create Date: 2026-11-30 10:00:00
 """
 
@@ -144,7 +146,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "5e1f0c2a9b7d"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "{down_revision}"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -164,11 +166,17 @@ def _replace_once(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def apply_team_edits(project: Path) -> None:
+def release_head(answers: dict[str, object]) -> str:
+    """The newest migration of the release's render with these answers."""
+    return "0002" if answers["jwt"] else "0001"
+
+
+def apply_team_edits(project: Path, down_revision: str) -> None:
     """A new route and its test, a revision of the team's own, a changed
     setting, and an edited README."""
     (project / "app/routes/version.py").write_text(VERSION_ROUTE)
-    (project / TEAM_REVISION_FILE).write_text(TEAM_REVISION)
+    revision = TEAM_REVISION.format(down_revision=down_revision)
+    (project / TEAM_REVISION_FILE).write_text(revision)
     (project / "tests/test_version.py").write_text(VERSION_TEST)
     main = project / "app/main.py"
     _replace_once(main, "items, users\n", "items, users, version\n")
@@ -191,7 +199,7 @@ def updated_project(
 ) -> Path:
     """The old release, rendered and edited by a team, updated to HEAD."""
     render_release(template, destination, answers, old_release_ref())
-    apply_team_edits(destination)
+    apply_team_edits(destination, release_head(answers))
     commit_all(destination, "Our own changes")
     update(destination)
     return destination
