@@ -15,6 +15,7 @@ from update_scenario import (
     TEAM_REVISION,
     apply_team_edits,
     commit_all,
+    git,
     release_head,
     render_release,
     snapshot_template,
@@ -36,10 +37,13 @@ def fresh_render(template: Path, destination: Path, **answers: object) -> Path:
 
 
 def project_files(project: Path) -> dict[str, str]:
+    """The project's files as git sees them: not what it ignores (a test run's
+    .coverage, databases)."""
+    listed = git("ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=project)
     return {
-        str(path.relative_to(project)): path.read_text()
-        for path in sorted(project.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(project).parts
+        name: (project / name).read_text()
+        for name in sorted(filter(None, listed.split("\0")))
+        if (project / name).is_file()
     }
 
 
