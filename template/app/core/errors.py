@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from app.core.middleware import REQUEST_ID_HEADER, SECURITY_HEADERS, request_id
 from app.schemas import LONE_SURROGATE
 from app.services.exceptions import EmailTakenError
 
@@ -69,6 +70,21 @@ def _scalar(value: Any) -> str | int | float | bool | None:
         return value if abs(value) < 10**MAX_ECHO else "(an integer too long to show)"
     text = str(value)[:MAX_ECHO]
     return LONE_SURROGATE.sub("\ufffd", text)
+
+
+async def internal_error(request: Request, error: Exception) -> JSONResponse:
+    """The 500 of an unexpected error, in the API's JSON and naming its request.
+
+    Starlette sends it from outside every middleware (the traceback goes to
+    the server's log), so it carries the request id and headers itself.
+    """
+    headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+    headers[REQUEST_ID_HEADER] = request_id.get()
+    return JSONResponse(
+        {"detail": "Internal Server Error"},
+        status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        headers=headers,
+    )
 
 
 # Errors of the services that mean one status whichever route they come from.

@@ -1,6 +1,9 @@
 """ASGI middleware every request and response goes through."""
 
 import json
+import re
+import uuid
+from contextvars import ContextVar
 
 from fastapi import HTTPException, status
 from starlette.datastructures import Headers
@@ -15,6 +18,38 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 TOO_LARGE = "Content Too Large"
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's request id is kept when it cannot forge or break a log line:
+# letters, digits and a little punctuation, as UUIDs and trace ids have.
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+# The id of the request being served, for log lines and error answers.
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+class RequestId:
+    """Gives every HTTP request an id: the caller's X-Request-ID when it is a
+    sane value, a new UUID otherwise. Every response carries it back."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        value = given if SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        # Each request runs in a task of its own, with its own copy of this.
+        request_id.set(value)
+        header = (REQUEST_ID_HEADER.lower().encode(), value.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class SecurityHeaders:

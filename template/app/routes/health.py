@@ -7,13 +7,20 @@ from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request, Response, status
 
 from app.database import Database
-from app.schemas import Health
+from app.schemas import Health, Liveness
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 UPGRADE = "run `alembic upgrade head`"
+
+
+@router.get("/health/live")
+async def live() -> Liveness:
+    """Liveness: the process answers requests. The database is not asked, so
+    an outage makes replicas unready (/health), never restarted."""
+    return Liveness(status="ok")
 
 
 @router.get(
@@ -27,8 +34,8 @@ UPGRADE = "run `alembic upgrade head`"
     },
 )
 async def health(request: Request, response: Response) -> Health:
-    """Report whether the service can serve: a round trip to the database,
-    which names the revisions its schema is at."""
+    """Readiness: whether the service can serve, by a round trip to the
+    database, which names the revisions its schema is at."""
     database: Database = request.app.state.database
     try:
         async with asyncio.timeout(database.timeout):
