@@ -50,7 +50,7 @@ async def test_a_request_id_that_could_forge_a_log_line_is_replaced(
 ) -> None:
     unsafe = ["a b", "x" * 129, "id\\nlevel=ERROR", '{"level": "ERROR"}', "é"]
     for given in (value.encode() for value in unsafe):
-        response = await client.get("/health", headers={"X-Request-ID": given})
+        response = await client.get("/health", headers={b"X-Request-ID": given})
         assert GENERATED_ID.fullmatch(response.headers["x-request-id"]), given
 
 
