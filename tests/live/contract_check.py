@@ -275,8 +275,8 @@ async def check_concurrency(api: Api) -> int:
 
 
 async def check_http_safeguards(api: Api) -> None:
-    """Security headers on every answer, and 413 for a body over the limit
-    whether or not it declares its length."""
+    """Security headers and a request id on every answer, and 413 for a body
+    over the limit whether or not it declares its length."""
     health = await api.client.get("/health")
     for name, value in (
         ("x-content-type-options", "nosniff"),
@@ -284,6 +284,12 @@ async def check_http_safeguards(api: Api) -> None:
         ("referrer-policy", "no-referrer"),
     ):
         assert health.headers.get(name) == value, (name, health.headers)
+    # A request id on every answer: the caller's when sane, else a new one.
+    given = await api.client.get("/health/live", headers={"X-Request-ID": "check-1"})
+    assert expect(given, 200) == {"status": "ok"}
+    assert given.headers.get("x-request-id") == "check-1", given.headers
+    unsafe = await api.client.get("/health/live", headers={"X-Request-ID": "a b"})
+    assert unsafe.headers.get("x-request-id") not in (None, "a b"), unsafe.headers
     body = b'{"full_name": "' + b"x" * (1024 * 1024) + b'"}'
 
     async def chunks() -> Any:

@@ -139,6 +139,8 @@ class Api:
         health = await self.expect("GET", "/health", 503)
         assert health["status"] == "unavailable" and health["database"], health
         assert await self.expect("POST", USERS, 503, json=self.new_user()) == UNAVAILABLE
+        # Alive all the same: a liveness probe must not restart the service.
+        assert await self.expect("GET", "/health/live", 200) == {"status": "ok"}
 
     async def expect_available(self) -> dict[str, Any]:
         health = await self.expect("GET", "/health", 200)
