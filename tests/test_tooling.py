@@ -99,6 +99,24 @@ def test_workflows_match_the_github_schema(workflow_dir: Path) -> None:
         run(tool("check-jsonschema"), "--builtin-schema", schema, *files)
 
 
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_dependabot_keeps_dependencies_actions_and_images_current(
+    render: Render, driver: str
+) -> None:
+    config = render_for(render, driver) / ".github/dependabot.yml"
+    run(tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(config))
+    ecosystems = {update["package-ecosystem"] for update in load_yaml(config)["updates"]}
+    assert ecosystems == {"uv", "github-actions", "docker"}
+
+
+def test_ci_and_the_image_install_the_lock_file(render: Render) -> None:
+    project = render_for(render, DRIVERS[0])
+    ci = (project / ".github/workflows/ci.yml").read_text()
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "uv sync --locked" in ci
+    assert "uv sync --locked --no-dev" in dockerfile
+
+
 def test_workflows_pass_zizmor(workflow_dir: Path) -> None:
     run(
         tool("zizmor"), "--offline", "--no-progress", *map(str, workflows(workflow_dir))
