@@ -28,7 +28,7 @@ async def test_every_answer_carries_a_new_request_id(client: AsyncClient) -> Non
     responses = [
         await client.get("/health"),
         await client.get("/health/live"),
-        await client.get(f"{USERS}/0"),  # 404, or 401 with JWT
+        await client.get(f"{USERS}/0"),  # an error
         await client.post(USERS, json={"email": "not an email"}),  # 422
         await client.post(USERS, content=b"x" * (2 * 1024 * 1024)),  # 413
     ]
