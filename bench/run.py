@@ -191,7 +191,10 @@ async def run_sql(database_url: str, *statements: str) -> None:
 
 def start(app: App) -> None:
     app.port = free_port()
-    env = clean_env(DATABASE_URL=app.database_url, SECRET_KEY=SECRET_KEY)
+    # The access line of every request is left out, as it is for the references.
+    env = clean_env(
+        DATABASE_URL=app.database_url, SECRET_KEY=SECRET_KEY, LOG_LEVEL="WARNING"
+    )
     command = [
         "uvicorn", "app.main:app", "--port", str(app.port), "--no-access-log",
         "--log-level", "warning",

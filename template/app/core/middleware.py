@@ -1,7 +1,9 @@
 """ASGI middleware every request and response goes through."""
 
 import json
+import logging
 import re
+import time
 import uuid
 from contextvars import ContextVar
 
@@ -25,6 +27,7 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 # The id of the request being served, for log lines and error answers.
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
+access_logger = logging.getLogger("app.access")
 
 
 class RequestId:
@@ -69,6 +72,46 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class AccessLog:
+    """One line per request once it is answered: method, path, status and
+    duration (a request that raised counts as the 500 it gets)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            method, path = scope["method"], scope["path"]
+            access_logger.info(
+                "%s %s %d %.1f ms",
+                method,
+                path,
+                status_code,
+                duration_ms,
+                extra={
+                    "method": method,
+                    "path": path,
+                    "status": status_code,
+                    "duration_ms": duration_ms,
+                },
+            )
 
 
 class BodySizeLimit:
