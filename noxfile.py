@@ -267,6 +267,7 @@ class LiveChecks:
         else:
             self.fault_check = [*fault_check, "sqlite"]
         self.jwt = variant.jwt
+        self.driver = variant.driver
         self._thread: threading.Thread | None = None
         self._failure: str | None = None
         self._output = ""
@@ -288,6 +289,14 @@ class LiveChecks:
             # The security review's attacks, replayed; on the contract's rows,
             # whose accounts it leaves alone.
             commands.append(([*attack_check, database_url], dict(os.environ)))
+        if self.driver == "asyncpg":
+            # Scale-out: the contract again from empty tables, served by four
+            # uvicorn workers sharing the one database.
+            commands += [
+                ([*alembic, "downgrade", "base"], migrate),
+                ([*alembic, "upgrade", "head"], migrate),
+                ([*contract_check, database_url, "--workers", "4"], dict(os.environ)),
+            ]
         return [*commands, (self.fault_check, dict(os.environ))]
 
     def run(self, database_url: str) -> None:

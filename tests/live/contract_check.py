@@ -3,12 +3,14 @@
 Run with the rendered project's own Python (it has httpx, uvicorn and, in JWT
 variants, PyJWT), from the project's directory:
 
-    python contract_check.py DATABASE_URL
+    python contract_check.py DATABASE_URL [--workers N]
 
 It starts `uvicorn app.main:app` on a free loopback port against DATABASE_URL (an
 empty database), drives the rows of CONTRACT.md that apply to the variant (the JWT
 rows when the app serves /api/v1/auth/token), and exits non-zero on the first
-broken promise.
+broken promise. With `--workers N`, uvicorn runs N processes on the one database:
+the same contract, its 100 parallel creates and 20-way email race included, and
+with JWT one token on many new connections, which the workers share out.
 """
 
 import asyncio
@@ -303,6 +305,18 @@ async def check_http_safeguards(api: Api) -> None:
         assert response.json() == {"detail": "Content Too Large"}
 
 
+async def check_one_token_on_every_worker(base_url: str) -> None:
+    """A token issued by one worker is accepted by whichever worker answers."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        api = Api(client, jwt=True)
+        user = await api.register("workers@x.io")
+    for _ in range(40):
+        # A new connection each time: the kernel hands it to any worker.
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as fresh:
+            response = await fresh.get(f"{USERS}/me", headers=api.headers(user))
+            assert expect(response, 200)["id"] == user["id"]
+
+
 async def check(base_url: str) -> None:
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         assert expect(await client.get("/health"), 200) == {
@@ -328,7 +342,8 @@ async def check(base_url: str) -> None:
 
 
 def main() -> None:
-    database_url = sys.argv[1]
+    database_url, *options = sys.argv[1:]
+    workers = int(options[1]) if options[:1] == ["--workers"] else 1
     port = free_port()
     env = {
         **os.environ,
@@ -351,12 +366,18 @@ def main() -> None:
             check=True,
         )
     command = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
-    server = subprocess.Popen([*command, "--log-level", "warning"], env=env)
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    # The app's own access lines would drown the check's output.
+    server = subprocess.Popen(command, env={**env, "LOG_LEVEL": "WARNING"})
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_serving(server, f"{base_url}/health")
         asyncio.run(check(base_url))
-        print("contract check: every row that applies held over real HTTP")
+        if workers > 1 and os.path.exists("app/cli.py"):
+            asyncio.run(check_one_token_on_every_worker(base_url))
+        where = f"{workers} uvicorn workers" if workers > 1 else "one uvicorn process"
+        print(f"contract check: every row that applies held over real HTTP ({where})")
     finally:
         server.terminate()
         server.wait(timeout=10)
