@@ -429,6 +429,7 @@ def template(session: nox.Session) -> None:
         *EVERY_VARIANTS_DEPENDENCIES,
         # What the update tests need to run an updated project's own tests.
         "httpx>=0.28", "pytest-asyncio>=1.0", "pytest-cov>=6.0",
+        "kubernetes-validate>=1.33",
         # Most tests wait on copier, git or a rendered project's own tests.
         "pytest-xdist>=3.6",
     )
