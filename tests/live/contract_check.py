@@ -20,6 +20,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -368,8 +369,9 @@ def main() -> None:
     command = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
     if workers > 1:
         command += ["--workers", str(workers)]
-    # The app's own access lines would drown the check's output.
-    server = subprocess.Popen(command, env={**env, "LOG_LEVEL": "WARNING"})
+    # The server's log goes to a file, read at the end (not into this output).
+    log = tempfile.TemporaryFile(mode="w+")
+    server = subprocess.Popen(command, env=env, stderr=log)
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_serving(server, f"{base_url}/health")
@@ -381,6 +383,26 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    log.seek(0)
+    if workers == 1:
+        check_production_log(log.read())
+
+
+def check_production_log(text: str) -> None:
+    """Every line uvicorn and the app wrote is a JSON object; the access line
+    of the request that sent X-Request-ID: check-1 carries that id."""
+    lines = [json.loads(line) for line in text.splitlines()]
+    [access] = [
+        line
+        for line in lines
+        if line["logger"] == "app.access" and line["request_id"] == "check-1"
+    ]
+    assert (access["method"], access["path"], access["status"]) == (
+        "GET",
+        "/health/live",
+        200,
+    ), access
+    print(f"contract check: {len(lines)} JSON log lines, among them {json.dumps(access)}")
 
 
 if __name__ == "__main__":
