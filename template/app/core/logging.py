@@ -17,9 +17,11 @@ from app.core.middleware import request_id
 
 # What an access line (app.core.middleware.AccessLog) carries beside its message.
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms")
-# Libraries that log statements with their parameters (password hashes, emails)
-# at INFO or DEBUG: they stay at WARNING whatever LOG_LEVEL says.
-STATEMENT_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "databases")
+# LOG_LEVEL is for these loggers and those below them (a module's
+# logging.getLogger(__name__) in app/ is one). Every other library logs from
+# WARNING up: at INFO and DEBUG the database libraries write each SQL statement
+# with its parameters, personal data included.
+LOGGERS_AT_LOG_LEVEL = ("app", "uvicorn")
 
 
 class RequestIdFilter(logging.Filter):
@@ -79,15 +81,13 @@ def configure_logging(settings: Settings) -> None:
                     "filters": ["request_id"],
                 }
             },
-            "root": {"handlers": ["stderr"], "level": settings.log_level},
+            "root": {"handlers": ["stderr"], "level": "WARNING"},
             "loggers": {
-                "uvicorn": {
-                    "handlers": [],
-                    "propagate": True,
-                    "level": settings.log_level,
+                **{
+                    name: {"handlers": [], "propagate": True, "level": settings.log_level}
+                    for name in LOGGERS_AT_LOG_LEVEL
                 },
                 "uvicorn.access": {"handlers": [], "propagate": False},
-                **{name: {"level": "WARNING"} for name in STATEMENT_LOGGERS},
             },
         }
     )
