@@ -84,7 +84,11 @@ def configure_logging(settings: Settings) -> None:
             "root": {"handlers": ["stderr"], "level": "WARNING"},
             "loggers": {
                 **{
-                    name: {"handlers": [], "propagate": True, "level": settings.log_level}
+                    name: {
+                        "handlers": [],
+                        "propagate": True,
+                        "level": settings.log_level,
+                    }
                     for name in LOGGERS_AT_LOG_LEVEL
                 },
                 "uvicorn.access": {"handlers": [], "propagate": False},
