@@ -57,8 +57,8 @@ DATA_LAYER = {
     "pyproject.toml",
     "README.md",
     ".copier-answers.yml",
-    # SQLModel's revisions import sqlmodel for its column types.
-    "migrations/script.py.mako",
+    # Autogenerate writes SQLModel's text columns as plain VARCHAR.
+    "migrations/env.py",
 }
 
 # Distribution names that only some variants may depend on.
