@@ -183,10 +183,13 @@ def team_scenario(session: nox.Session, variant: Variant) -> None:
         )
 
     started = time.monotonic()
-    steps = team_scenario.run(
-        template, workdir, variant.orm, variant.driver, variant.jwt, databases,
-        log=session.log,
-    )
+    try:
+        steps = team_scenario.run(
+            template, workdir, variant.orm, variant.driver, variant.jwt, databases,
+            log=session.log,
+        )
+    except team_scenario.TeamFailure as failure:
+        session.error(str(failure))
     for step, seconds in steps:
         session.log(f"team: {step}: checks in {seconds:.0f} s")
     session.log(f"team: the whole scenario in {time.monotonic() - started:.0f} s")

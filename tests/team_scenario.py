@@ -48,8 +48,11 @@ COLUMN = {
         "    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)\n",
         "    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)\n",
     ),
+    # After the description: the end of the table is where the template puts
+    # SQLite's table options, and a line added there too would conflict with
+    # them when the driver changes.
     "databases": (
-        '    Column("updated_at", UTCDateTime(), nullable=False),\n',
+        '    Column("description", String(2000)),\n',
         '    Column("due_at", UTCDateTime()),\n',
     ),
 }
@@ -69,6 +72,10 @@ async def test_an_item_has_no_due_date_until_one_is_set(client: AsyncClient) -> 
     assert item["due_at"] is None
     assert (await client.get(f"{ITEMS}/{item['id']}")).json()["due_at"] is None
 '''
+
+class TeamFailure(Exception):
+    """A step of the scenario that did not hold."""
+
 
 Log = Callable[[str], None]
 # A database for the team's .env, and one for its tests, per driver.
@@ -112,7 +119,7 @@ class Team:
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:
-            raise SystemExit(
+            raise TeamFailure(
                 f"team: `{command}` failed ({result.returncode}):\n"
                 f"{result.stdout[-4000:]}{result.stderr[-4000:]}"
             )
@@ -249,13 +256,13 @@ class Team:
             and (path.suffix == ".rej" or has_conflict_markers(path))
         ]
         if leftovers:
-            raise SystemExit(f"team: {step}: conflicts left in {leftovers}")
+            raise TeamFailure(f"team: {step}: conflicts left in {leftovers}")
         driver = self.answers()["driver"]
         self.sh("uv sync --quiet")
         self.sh("uv run alembic upgrade head")
         heads = self.sh("uv run alembic heads").splitlines()
         if len(heads) != 1:
-            raise SystemExit(f"team: {step}: {len(heads)} migration heads: {heads}")
+            raise TeamFailure(f"team: {step}: {len(heads)} migration heads: {heads}")
         test_database = self.databases(driver, "tests")
         self.sh("uv run pytest -q -p no:cacheprovider", TEST_DATABASE_URL=test_database)
         self.sh("uv run ruff check . && uv run ruff format --check . && uv run mypy")
@@ -307,7 +314,7 @@ def sh_block(text: str, section: str) -> list[str]:
         rf"^## {re.escape(section)}\n.*?^```sh\n(.*?)^```", text, re.MULTILINE | re.DOTALL
     )
     if match is None:
-        raise SystemExit(f"README: no sh block under '## {section}'")
+        raise TeamFailure(f"README: no sh block under '## {section}'")
     return sh_lines(match.group(1))
 
 
@@ -321,7 +328,7 @@ def resource_steps(readme: str) -> list[tuple[str, str, str]]:
     code block, and the code."""
     section = re.search(r"^## Add a resource\n(.*?)^## ", readme, re.MULTILINE | re.DOTALL)
     if section is None:
-        raise SystemExit("README: no '## Add a resource' section")
+        raise TeamFailure("README: no '## Add a resource' section")
     steps = re.findall(
         r"^\d\. (.*?)\n\n   ```(python|sh)\n(.*?)^   ```",
         section.group(1), re.MULTILINE | re.DOTALL,
@@ -337,14 +344,14 @@ def first_path(title: str) -> str:
     """The file a step of "Add a resource" writes: the first one it names."""
     match = re.search(r"`((?:app|tests)/[\w/]+\.py)`", title)
     if match is None:
-        raise SystemExit(f"README: no file named in step {title!r}")
+        raise TeamFailure(f"README: no file named in step {title!r}")
     return match.group(1)
 
 
 def replace_once(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     if text.count(old) != 1:
-        raise SystemExit(f"team: {path.name}: expected {old!r} once")
+        raise TeamFailure(f"team: {path.name}: expected {old!r} once")
     path.write_text(text.replace(old, new))
 
 
