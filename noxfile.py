@@ -2,11 +2,13 @@
 # requires-python = ">=3.11"
 # dependencies = ["nox>=2025.5.1", "copier>=9.5", "pyyaml>=6", "uv>=0.5"]
 # ///
-"""Render every variant of the template and run that variant's own checks and tests.
+"""The template's proofs, as nox sessions: what each one proves is its docstring;
+how it runs is in tests/sessions/ (and tests/live/ for the checks over HTTP).
 
-`nox` runs everything: one session per variant (named like `sqlalchemy-asyncpg-nojwt`)
-and `template`, the template's own tests. The variants come from the choices in
-copier.yml, so a new choice there is a new session here.
+`nox` runs the default sessions: `variants` (every variant of copier.yml, side by
+side), `template`, `fuzz` and `docs`, then prints each session's wall time.
+`nox -s sqlalchemy-asyncpg-jwt` (any variant's id) proves one variant alone; CI
+runs each variant that way, as a job of its matrix (`nox -l --json -t ci`).
 
 PostgreSQL variants use TEST_DATABASE_URL when it is set; otherwise one throwaway
 server is started from the PostgreSQL binaries on this machine and removed at exit.
@@ -15,330 +17,93 @@ server is started from the PostgreSQL binaries on this machine and removed at ex
 from __future__ import annotations
 
 import atexit
-import itertools
+import functools
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import nox
-import yaml
 
 ROOT = Path(__file__).parent
 STARTED = time.monotonic()
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "live")]
+
+from sessions import timings  # noqa: E402
+from sessions.postgres import POSTGRES, NoPostgres, external_url  # noqa: E402
+from sessions.variants import Variant, check_all, load_variants  # noqa: E402
 
 nox.needs_version = ">=2025.5.1"
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
 
-
-class Variant(NamedTuple):
-    orm: str
-    driver: str
-    jwt: bool
-
-    @property
-    def id(self) -> str:
-        return f"{self.orm}-{self.driver}-{'jwt' if self.jwt else 'nojwt'}"
-
-    @property
-    def answers(self) -> dict[str, object]:
-        return {"orm": self.orm, "driver": self.driver, "jwt": self.jwt}
-
-
-def _choices(question: dict[str, object]) -> list[object]:
-    if question.get("type") == "bool":
-        return [False, True]
-    choices = question["choices"]
-    return list(choices.values() if isinstance(choices, dict) else choices)
-
-
-def load_variants() -> list[Variant]:
-    questions = yaml.safe_load((ROOT / "copier.yml").read_text())
-    axes = [_choices(questions[name]) for name in Variant._fields]
-    return [Variant(*combination) for combination in itertools.product(*axes)]
-
-
 VARIANTS = load_variants()
 
 
-def _report_wall_time() -> None:
-    print(f"nox: wall time {time.monotonic() - STARTED:.0f} s", file=sys.stderr)
+def timed(function: Callable[[nox.Session], None]) -> Callable[[nox.Session], None]:
+    """Record the session's wall time for the table that closes the run."""
+
+    @functools.wraps(function)
+    def session_function(session: nox.Session) -> None:
+        started = time.monotonic()
+        ok = False
+        try:
+            POSTGRES.log = session.log
+            function(session)
+            ok = True
+        except NoPostgres as missing:
+            session.error(str(missing))
+        finally:
+            timings.record(timings.SESSIONS, session.name, time.monotonic() - started, 0, ok)
+
+    return session_function
 
 
-atexit.register(_report_wall_time)
+def _close_the_run() -> None:
+    if table := timings.sessions_table(time.monotonic() - STARTED):
+        print(f"\n{table}", file=sys.stderr)
 
 
-# --- a throwaway PostgreSQL server, started on first need -------------------
-
-# The live checks' server, which the fault check stops and starts; this run uses
-# one for every session's databases.
-sys.path.insert(0, str(ROOT / "tests" / "live"))
-from postgres_server import PostgresServer, find_binaries
+atexit.register(_close_the_run)
 
 
-class ThrowawayPostgres:
-    """One PostgreSQL server for this nox run, started on first need and removed
-    at exit, with a database per session."""
-
-    def __init__(self) -> None:
-        self.server: PostgresServer | None = None
-        self.created: set[str] = set()
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return self.server.port
-
-    def database_url(self, session: nox.Session, name: str) -> str:
-        """The database `name`, created on first need and kept after that."""
-        if name not in self.created:
-            self.created.add(name)
-            return self.create_database(session, name)
-        assert self.server is not None
-        return self.server.url(name)
-
-    def create_database(self, session: nox.Session, name: str) -> str:
-        if self.server is None:
-            binaries = find_binaries()
-            if binaries is None:
-                session.error(
-                    "The PostgreSQL variants need a database: set TEST_DATABASE_URL="
-                    "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB (a database the "
-                    "tests may wipe), or install the PostgreSQL server binaries "
-                    "(e.g. `apt-get install postgresql`) so a throwaway server can run."
-                )
-            self.server = PostgresServer(binaries)
-            atexit.register(self.server.remove)
-            session.log(f"Starting a throwaway PostgreSQL on port {self.server.port}")
-            self.server.start()
-        psql = [
-            str(self.server.binaries / "psql"), "-h", "127.0.0.1",
-            "-p", str(self.server.port), "-U", "postgres", "-q",
-        ]
-        for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
-            subprocess.run([*psql, "-c", sql], check=True, stdout=subprocess.DEVNULL)
-        return self.server.url(name)
+# --- the variants -------------------------------------------------------------
 
 
-POSTGRES = ThrowawayPostgres()
+def prove(session: nox.Session, variants: list[Variant]) -> None:
+    workdir = Path(session.create_tmp()).resolve()
+    outcomes = check_all(variants, workdir, session.log)
+    failed = {name: why for name, why in outcomes.items() if why is not None}
+    for name, why in failed.items():
+        print(f"\n--- {name} failed ---\n{why}", file=sys.stderr)
+    if failed:
+        session.error(f"Failed: {', '.join(failed)} (each step's output: {workdir}/*/logs)")
 
 
-def test_database_url(session: nox.Session, name: str) -> str:
-    """A PostgreSQL database the tests may wipe, one per session."""
-    if url := os.environ.get("TEST_DATABASE_URL"):
-        return url
-    return POSTGRES.create_database(session, name.replace("-", "_"))
-
-
-# --- sessions ----------------------------------------------------------------
-
-
-def render(session: nox.Session, variant: Variant) -> Path:
-    """The variant as a team would have it: the last release, rendered and edited,
-    then updated to the working tree (uncommitted changes included).
-
-    tests/test_update.py proves this equals a fresh render plus the team's edits,
-    so checking it checks the fresh render too.
-    """
-    sys.path.insert(0, str(ROOT / "tests"))
-    from update_scenario import snapshot_template, updated_project
-
-    tmp = Path(session.create_tmp()).resolve()
-    for leftover in ("template", "project"):
-        shutil.rmtree(tmp / leftover, ignore_errors=True)
-    template = snapshot_template(tmp / "template")
-    return updated_project(template, tmp / "project", variant.answers)
-
-
-def check_variant(session: nox.Session, variant: Variant) -> None:
-    check_updated_release(session, variant)
-    team_scenario(session, variant)
-
-
-def team_scenario(session: nox.Session, variant: Variant) -> None:
-    """A team's weeks in a project rendered by the README's command: its own
-    resource, column and field, then three updates (tests/team_scenario.py)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import team_scenario
-    from update_scenario import snapshot_template
-
-    workdir = Path(session.create_tmp()).resolve() / "team"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir()
-    template = snapshot_template(workdir / "copier-fastapi-async")
-
-    def databases(driver: str, purpose: str) -> str:
-        if driver == "aiosqlite":
-            return f"sqlite+aiosqlite:///{workdir / f'{purpose}.db'}"
-        if os.environ.get("TEST_DATABASE_URL"):
-            return os.environ["TEST_DATABASE_URL"]
-        name = f"team_{variant.id}_{purpose}".replace("-", "_")
-        return POSTGRES.create_database(session, name) if purpose == "tests" else (
-            POSTGRES.database_url(session, name)
-        )
-
-    started = time.monotonic()
-    try:
-        steps = team_scenario.run(
-            template, workdir, variant.orm, variant.driver, variant.jwt, databases,
-            log=session.log,
-        )
-    except team_scenario.TeamFailure as failure:
-        session.error(str(failure))
-    for step, seconds in steps:
-        session.log(f"team: {step}: checks in {seconds:.0f} s")
-    session.log(f"team: the whole scenario in {time.monotonic() - started:.0f} s")
-
-
-def check_updated_release(session: nox.Session, variant: Variant) -> None:
-    project = render(session, variant)
-    session.chdir(project)
-    venv = Path(session.virtualenv.location)
-    env = {"UV_PROJECT_ENVIRONMENT": str(venv)}
-    session.run_install("uv", "sync", "--quiet", env=env, external=True)
-    live_checks = LiveChecks(session, variant, project)
-    if variant.driver == "asyncpg":
-        database_url = test_database_url(session, variant.id)
-        # The README's `createdb` and `export TEST_DATABASE_URL` name a server
-        # at localhost:5432; this one stands in for it. (The SQLite README's
-        # file comes from .env, and the tests make theirs.)
-        env |= {"DATABASE_URL": database_url, "TEST_DATABASE_URL": database_url}
-        if os.environ.get("TEST_DATABASE_URL"):
-            # The one database there is: the live checks take it after the tests.
-            run_readme_commands(session, variant, env)
-            live_checks.run(database_url)
-            return
-    # The live checks serve the app with uvicorn and mostly wait on it and on the
-    # database, so they run beside the README's commands, whose pytest and mypy
-    # keep a core busy.
-    live_checks.start(live_database_url(session, variant, project))
-    try:
-        run_readme_commands(session, variant, env)
-    finally:
-        live_checks.finish()
-
-
-def live_database_url(session: nox.Session, variant: Variant, project: Path) -> str:
-    """An empty database of the live checks' own."""
-    if variant.driver == "asyncpg":
-        return POSTGRES.create_database(session, f"{variant.id}_live".replace("-", "_"))
-    # Beside the project, not in it: the README's `uvicorn --reload` watches the
-    # project, and writes there keep it from stopping.
-    database = project.parent / "live.db"
-    database.unlink(missing_ok=True)
-    return f"sqlite+aiosqlite:///{database}"
-
-
-def run_readme_commands(
-    session: nox.Session, variant: Variant, env: dict[str, str]
-) -> None:
-    """The README's "Run it" and "Test it" commands, as a reader runs them: uv sync,
-    alembic upgrade head, uvicorn (until /health answers), pytest, ruff, mypy."""
-    # The render is new every time and nox remakes the venv on every run; a
-    # cache that outlives both keeps mypy fast (it rechecks what changed).
-    env = env | {"MYPY_CACHE_DIR": str(ROOT / ".nox" / ".mypy-cache" / variant.id)}
-    session.run("python", str(ROOT / "tests/live/readme_check.py"), env=env)
-
-
-class LiveChecks:
-    """The app served by uvicorn: the contract over real HTTP, on a database
-    migrated with the alembic CLI, and with JWT the security review's attacks;
-    then the database going away and coming back, the pool running dry, and
-    SIGTERM with requests in flight."""
-
-    def __init__(self, session: nox.Session, variant: Variant, project: Path) -> None:
-        self.session = session
-        self.project = project
-        self.python = str(Path(session.bin) / "python")
-        fault_check = [self.python, str(ROOT / "tests/live/fault_check.py")]
-        if variant.driver == "asyncpg":
-            # It stops the server, so it needs one of its own even when
-            # TEST_DATABASE_URL names an external one.
-            binaries = find_binaries()
-            if binaries is None:
-                session.error(
-                    "The fault check stops and restarts a PostgreSQL server of its "
-                    "own: install the PostgreSQL server binaries (e.g. `apt-get "
-                    "install postgresql`), even when TEST_DATABASE_URL names a server."
-                )
-            self.fault_check = [*fault_check, "postgres", str(binaries)]
-        else:
-            self.fault_check = [*fault_check, "sqlite"]
-        self.jwt = variant.jwt
-        self.driver = variant.driver
-        self._thread: threading.Thread | None = None
-        self._failure: str | None = None
-        self._output = ""
-
-    def commands(self, database_url: str) -> list[tuple[list[str], dict[str, str]]]:
-        migrate = {**os.environ, "DATABASE_URL": database_url}
-        alembic = [self.python, "-m", "alembic"]
-        contract_check = [self.python, str(ROOT / "tests/live/contract_check.py")]
-        attack_check = [self.python, str(ROOT / "tests/live/attack_check.py")]
-        commands = [
-            # Up, down to base and up again with the CLI: every revision's
-            # downgrade runs, and the contract starts from empty tables.
-            ([*alembic, "upgrade", "head"], migrate),
-            ([*alembic, "downgrade", "base"], migrate),
-            ([*alembic, "upgrade", "head"], migrate),
-            ([*contract_check, database_url], dict(os.environ)),
-        ]
-        if self.jwt:
-            # The security review's attacks, replayed; on the contract's rows,
-            # whose accounts it leaves alone.
-            commands.append(([*attack_check, database_url], dict(os.environ)))
-        if self.driver == "asyncpg":
-            # Scale-out: the contract again from empty tables, served by four
-            # uvicorn workers sharing the one database.
-            commands += [
-                ([*alembic, "downgrade", "base"], migrate),
-                ([*alembic, "upgrade", "head"], migrate),
-                ([*contract_check, database_url, "--workers", "4"], dict(os.environ)),
-            ]
-        return [*commands, (self.fault_check, dict(os.environ))]
-
-    def run(self, database_url: str) -> None:
-        for command, env in self.commands(database_url):
-            self.session.run(*command, env=env, external=True)
-
-    def start(self, database_url: str) -> None:
-        def run_all() -> None:
-            for command, env in self.commands(database_url):
-                result = subprocess.run(
-                    command, cwd=self.project, env=env, capture_output=True,
-                    text=True, check=False,
-                )
-                self._output += f"$ {' '.join(command)}\n{result.stdout}{result.stderr}"
-                if result.returncode != 0:
-                    self._failure = f"{' '.join(command)} exited {result.returncode}"
-                    return
-
-        self._thread = threading.Thread(target=run_all, daemon=True)
-        self._thread.start()
-
-    def finish(self) -> None:
-        assert self._thread is not None
-        self._thread.join()
-        print(self._output, end="", flush=True)
-        if self._failure:
-            self.session.error(f"The live checks failed: {self._failure}")
+@nox.session(venv_backend="none", tags=["variants"])
+@timed
+def variants(session: nox.Session) -> None:
+    """Every variant at once, their steps sharing the cores: per variant, the last
+    release with a team's edits updated to the working tree, its README's commands
+    (tests with coverage, ruff, mypy), alembic up/down/up, the contract over HTTP
+    (four workers on PostgreSQL), the attacks (JWT), the faults, and the scripted
+    team's three updates."""
+    prove(session, VARIANTS)
 
 
 def register(variant: Variant) -> None:
-    def session_function(session: nox.Session) -> None:
-        check_variant(session, variant)
+    @nox.session(
+        name=variant.id, venv_backend="none", default=False,
+        tags=["ci", variant.orm, variant.driver],
+    )
+    @timed
+    def one_variant(session: nox.Session) -> None:
+        prove(session, [variant])
 
-    session_function.__doc__ = (
-        f"{variant.id}: update from the last release, its README commands, the contract"
-    )
-    nox.session(name=variant.id, tags=["variants", variant.orm, variant.driver])(
-        session_function
-    )
+    one_variant.__doc__ = f"{variant.id} alone: what `variants` proves of it"
 
 
 for _variant in VARIANTS:
@@ -402,7 +167,8 @@ FUZZ_MAX_EXAMPLES = 10
 FUZZ_PARALLEL = 2
 
 
-@nox.session(tags=["fuzz"])
+@nox.session(tags=["fuzz", "ci"])
+@timed
 def fuzz(session: nox.Session) -> None:
     """schemathesis against every variant served by uvicorn on a real database."""
     import logging
@@ -424,7 +190,7 @@ def fuzz(session: nox.Session) -> None:
             vcs_ref="HEAD", defaults=True, quiet=True, unsafe=True,
         )
         if variant.driver == "asyncpg":
-            database_url = fuzz_database_url(session, variant)
+            database_url = fuzz_database_url(variant)
         else:
             database_url = f"sqlite+aiosqlite:///{project / 'fuzz.db'}"
         projects[variant] = (project, database_url)
@@ -442,7 +208,7 @@ def fuzz(session: nox.Session) -> None:
 
     failed = []
     # Variants share TEST_DATABASE_URL when it is set: one at a time, then.
-    parallel = 1 if os.environ.get("TEST_DATABASE_URL") else FUZZ_PARALLEL
+    parallel = 1 if external_url() else FUZZ_PARALLEL
     with ThreadPoolExecutor(parallel) as pool:
         for variant, returncode, output, seconds in pool.map(fuzz_one, VARIANTS):
             # schemathesis's "N generated, N passed" line.
@@ -455,19 +221,17 @@ def fuzz(session: nox.Session) -> None:
         session.error(f"schemathesis found failures in: {', '.join(failed)}")
 
 
-def fuzz_database_url(session: nox.Session, variant: Variant) -> str:
-    name = f"fuzz_{variant.id}".replace("-", "_")
-    if os.environ.get("TEST_DATABASE_URL"):
-        # The tests' database, emptied by fuzz_check.py's migrations.
-        return os.environ["TEST_DATABASE_URL"]
-    return POSTGRES.create_database(session, name)
+def fuzz_database_url(variant: Variant) -> str:
+    # With TEST_DATABASE_URL, that one, emptied by fuzz_check.py's migrations.
+    return POSTGRES.fresh(f"fuzz_{variant.id}".replace("-", "_"))
 
 
-@nox.session(tags=["template"])
+@nox.session(tags=["template", "ci"])
+@timed
 def template(session: nox.Session) -> None:
     """The template's own tests: questions, rendering and the shared-code rule."""
     install(session, *TEMPLATE_TOOLS)
-    database_url = test_database_url(session, "template")
+    database_url = POSTGRES.fresh("template")
     session.run(
         "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto",
         # pytest-asyncio warns, in every worker, when this is left to its default.
@@ -477,7 +241,8 @@ def template(session: nox.Session) -> None:
     )
 
 
-@nox.session(tags=["docs"])
+@nox.session(tags=["docs", "ci"])
+@timed
 def docs(session: nox.Session) -> None:
     """Build the documentation site (mkdocs-material); any warning fails."""
     install(session, *DOCS_TOOLS)
@@ -499,10 +264,16 @@ def bench(session: nox.Session) -> None:
             "`apt-get install -y wrk` (Debian package)."
         )
     install(session, *BENCH_TOOLS)
-    POSTGRES.create_database(session, "bench")  # starts the throwaway server
+    POSTGRES.fresh("bench")  # starts the throwaway server
     admin_url = f"postgresql://postgres@127.0.0.1:{POSTGRES.port}/postgres"
     workdir = Path(session.create_tmp()).resolve()
     session.run(
         "python", str(ROOT / "bench/run.py"), "--postgres", admin_url,
         "--workdir", str(workdir), *session.posargs,
     )
+
+
+@nox.session(name="timings", venv_backend="none", default=False)
+def timings_table(session: nox.Session) -> None:
+    """Write the last run's per-step times into docs/testing.md."""
+    session.run(sys.executable, str(ROOT / "tests/sessions/timings.py"), external=True)

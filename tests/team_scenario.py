@@ -17,18 +17,24 @@ noxfile.py runs `run()` in each variant's session:
 
 After every step: no conflict marker and no `.rej` file, then `uv sync`, `alembic
 upgrade head` on the team's database (from `.env`), the project's tests, `ruff
-check`, `ruff format --check` and `mypy`. Plain functions, no pytest or nox.
+check`, `ruff format --check` and `mypy`. The tests and type checks of a step run
+on a copy of the project as it stands then, in its own environment and on a test
+database of its own, beside the team's next steps (with one database to share,
+TEST_DATABASE_URL's, they run in turn). Plain functions, no pytest or nox.
 """
 
 import os
 import re
 import secrets
 import shlex
-import subprocess
+import shutil
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from sessions import mypy_cache
+from sessions.jobs import Background, Steps
 
 ROOT = Path(__file__).parent.parent
 CONFLICT_MARKERS = ("<<<<<<<", ">>>>>>>")
@@ -77,22 +83,26 @@ class TeamFailure(Exception):
     """A step of the scenario that did not hold."""
 
 
-Log = Callable[[str], None]
-# A database for the team's .env, and one for its tests, per driver.
+# A database for the team's .env ("app", kept), or an empty one for the tests
+# of one step ("tests-N"), per driver.
 Databases = Callable[[str, str], str]
 
 
 class Team:
     def __init__(
-        self, template: Path, workdir: Path, databases: Databases, log: Log
+        self, template: Path, workdir: Path, databases: Databases, steps: Steps,
+        checks: Background | None,
     ) -> None:
         self.template = template
         self.workdir = workdir
         # Beside the template's checkout, as the README's command has it.
         self.project = template.parent / "my-service"
         self.databases = databases
-        self.log = log
+        self.run_steps = steps
+        # Where each step's tests and type checks run; None: right away, in turn.
+        self.checks = checks
         self.venv = workdir / "venv"
+        self.checked = 0
         self.steps: list[tuple[str, float]] = []
 
     # --- running things as the team does ----------------------------------------
@@ -111,19 +121,14 @@ class Team:
             "GIT_COMMITTER_NAME": "Team", "GIT_COMMITTER_EMAIL": "team@example.com",
         }
 
-    def sh(self, command: str, cwd: Path | None = None, **env: str) -> str:
-        self.log(f"team $ {command}")
-        result = subprocess.run(
-            ["bash", "-c", f"set -euo pipefail\n{command}"],
+    def sh(
+        self, command: str, cwd: Path | None = None, label: str | None = None,
+        **env: str,
+    ) -> str:
+        return self.run_steps.run(
+            f"team: {label or command}", f"set -euo pipefail\n{command}",
             cwd=cwd or self.project, env=self.env() | env,
-            capture_output=True, text=True, check=False,
         )
-        if result.returncode != 0:
-            raise TeamFailure(
-                f"team: `{command}` failed ({result.returncode}):\n"
-                f"{result.stdout[-4000:]}{result.stderr[-4000:]}"
-            )
-        return result.stdout
 
     def commit(self, message: str) -> None:
         self.sh(f"git add -A && git commit --quiet -m {shlex.quote(message)}")
@@ -143,7 +148,10 @@ class Team:
         copy, cd, *rest = use_it
         assert copy.startswith("uvx copier copy ") and cd == "cd ../my-service"
         answers = f"--data orm={orm} --data driver={driver} --data jwt={str(jwt).lower()}"
-        self.sh(copy.replace("--defaults", f"--defaults {answers}"), cwd=self.template)
+        self.sh(
+            copy.replace("--defaults", f"--defaults {answers}"), cwd=self.template,
+            label="render (uvx copier copy)",
+        )
         for line in rest:
             if line.startswith(("uv sync", "git init")):
                 self.sh(line)
@@ -226,7 +234,7 @@ class Team:
         for name, value in answers.items():
             value = str(value).lower() if isinstance(value, bool) else value
             command += f" --data {name}={value}"
-        self.sh(command)
+        self.sh(command, label=f"update ({', '.join(answers)}: uvx copier update)")
 
     def resolve_the_router_import(self) -> None:
         """The one conflict the team's edits can make: its router beside the
@@ -246,8 +254,10 @@ class Team:
         main.write_text(CONFLICT.sub(resolve, main.read_text()))
 
     def check(self, step: str) -> None:
-        """What must hold after every step."""
-        started = time.monotonic()
+        """What must hold after every step; the tests and type checks run on a
+        copy, beside the next steps when there are databases to go round."""
+        self.checked += 1
+        number = self.checked
         leftovers = [
             str(path.relative_to(self.project))
             for path in self.project.rglob("*")
@@ -257,25 +267,64 @@ class Team:
         ]
         if leftovers:
             raise TeamFailure(f"team: {step}: conflicts left in {leftovers}")
-        driver = self.answers()["driver"]
+        driver, orm = self.answers()["driver"], self.answers()["orm"]
         self.sh("uv sync --quiet")
         self.sh("uv run alembic upgrade head")
         heads = self.sh("uv run alembic heads").splitlines()
         if len(heads) != 1:
             raise TeamFailure(f"team: {step}: {len(heads)} migration heads: {heads}")
-        test_database = self.databases(driver, "tests")
-        self.sh("uv run pytest -q -p no:cacheprovider", TEST_DATABASE_URL=test_database)
-        self.sh("uv run ruff check . && uv run ruff format --check . && uv run mypy")
-        self.steps.append((step, time.monotonic() - started))
-        self.log(f"team: {step}: all green")
+        place = self.workdir / f"check-{number}"
+        shutil.rmtree(place, ignore_errors=True)
+        copy = place / "my-service"
+        shutil.copytree(self.project, copy, symlinks=True)
+        test_database = self.databases(driver, f"tests-{number}")
+
+        def tests_and_type_checks() -> None:
+            started = time.monotonic()
+            label = f"check {number}"
+            env = {
+                "UV_PROJECT_ENVIRONMENT": str(place / "venv"),
+                "MYPY_CACHE_DIR": str(mypy_cache.prepared(orm, place / "mypy-cache")),
+                # pytest's temporary directories, apart from other runs'.
+                "PYTEST_DEBUG_TEMPROOT": str(place),
+            }
+            self.sh("uv sync --quiet", copy, f"{label}: uv sync", **env)
+            self.sh(
+                "uv run pytest -q -p no:cacheprovider", copy, f"{label}: pytest",
+                TEST_DATABASE_URL=test_database, **env,
+            )
+            self.sh(
+                "uv run ruff check . && uv run ruff format --check .", copy,
+                f"{label}: ruff", **env,
+            )
+            self.sh("uv run mypy", copy, f"{label}: mypy", **env)
+            mypy_cache.keep(orm, place / "mypy-cache")
+            self.steps.append((step, time.monotonic() - started))
+            self.run_steps.log(f"team: {step}: all green")
+
+        if self.checks is None:
+            tests_and_type_checks()
+        else:
+            self.checks.start(tests_and_type_checks)
 
 
 def run(
     template: Path, workdir: Path, orm: str, driver: str, jwt: bool,
-    databases: Databases, log: Log = print,
+    databases: Databases, steps: Steps, side_by_side: bool = True,
 ) -> list[tuple[str, float]]:
-    """The whole scenario for one variant; the seconds each step's checks took."""
-    team = Team(template, workdir, databases, log)
+    """The whole scenario for one variant; the seconds each step's checks took.
+    With `side_by_side`, each step's tests run beside the next steps."""
+    checks = Background() if side_by_side else None
+    try:
+        return _live_through(
+            Team(template, workdir, databases, steps, checks), orm, driver, jwt
+        )
+    finally:
+        if checks is not None:
+            checks.join()
+
+
+def _live_through(team: Team, orm: str, driver: str, jwt: bool) -> list[tuple[str, float]]:
     other_driver = "asyncpg" if driver == "aiosqlite" else "aiosqlite"
 
     team.render(orm, driver, jwt)
@@ -373,6 +422,7 @@ if __name__ == "__main__":  # python tests/team_scenario.py TEMPLATE WORKDIR ORM
 
     for name, seconds in run(
         Path(template_dir).resolve(), Path(work).resolve(), orm_answer, driver_answer,
-        jwt_answer == "true", sqlite_or_env,
+        jwt_answer == "true", sqlite_or_env, Steps("team", Path(work) / "logs", print),
+        side_by_side="TEST_DATABASE_URL" not in os.environ,
     ):
         print(f"{name}: {seconds:.0f} s")

@@ -203,3 +203,11 @@ def updated_project(
     commit_all(destination, "Our own changes")
     update(destination)
     return destination
+
+
+if __name__ == "__main__":  # python tests/update_scenario.py TEMPLATE DESTINATION ORM DRIVER JWT
+    import sys
+
+    template_dir, destination_dir, orm, driver, jwt = sys.argv[1:6]
+    answers: dict[str, object] = {"orm": orm, "driver": driver, "jwt": jwt == "true"}
+    updated_project(Path(template_dir), Path(destination_dir), answers)

@@ -2,7 +2,7 @@
 
 Run with the rendered project's own Python, from the project's directory:
 
-    python readme_check.py
+    python readme_check.py [--timings FILE]
 
 It takes the first `sh` block of the "Run it" and "Test it" sections and runs each
 line with bash. The server command is started, asked for /health until the database
@@ -10,17 +10,21 @@ answers, and stopped. Lines that need a PostgreSQL server at localhost:5432
 (`createdb`, `export TEST_DATABASE_URL=...`) are left to the caller, which provides
 DATABASE_URL and TEST_DATABASE_URL in the environment instead. Exits non-zero on the
 first command that fails, or when a check the template promises is missing.
+With `--timings FILE`, each command's wall and CPU seconds are written to FILE,
+a JSON line each.
 """
 
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from serving import free_port
@@ -76,7 +80,33 @@ def serve_and_check(command: str) -> None:
         server.wait(timeout=15)
 
 
+class Timings:
+    """Each command's wall time and the CPU time of what it ran, one at a time."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = Path(path) if path else None
+
+    def run(self, step: str, function: Callable[[str], None]) -> None:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.monotonic()
+        function(step)
+        wall = time.monotonic() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if self.path:
+            with self.path.open("a") as file:
+                file.write(json.dumps({"step": step, "wall": wall, "cpu": cpu}) + "\n")
+
+
+def run_step(step: str) -> None:
+    print(f"readme_check: $ {step}", flush=True)
+    if subprocess.run(["bash", "-c", step]).returncode != 0:
+        sys.exit(f"README.md command failed: {step}")
+
+
 def main() -> None:
+    options = sys.argv[1:]
+    timings = Timings(options[1] if options[:1] == ["--timings"] else None)
     readme = Path("README.md").read_text()
     steps = [line for section in SECTIONS for line in commands(readme, section)]
     for required in REQUIRED:
@@ -89,11 +119,9 @@ def main() -> None:
         elif step.startswith(LEFT_TO_THE_CALLER):
             print(f"readme_check: skipped (the caller's database): {step}", flush=True)
         elif "uvicorn app.main:app" in step:
-            serve_and_check(step)
+            timings.run(step, serve_and_check)
         else:
-            print(f"readme_check: $ {step}", flush=True)
-            if subprocess.run(["bash", "-c", step]).returncode != 0:
-                sys.exit(f"README.md command failed: {step}")
+            timings.run(step, run_step)
 
 
 if __name__ == "__main__":
