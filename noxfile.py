@@ -20,7 +20,6 @@ import atexit
 import functools
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -30,10 +29,17 @@ import nox
 
 ROOT = Path(__file__).parent
 STARTED = time.monotonic()
+# A run starts Python hundreds of times (alembic, pytest, uvicorn and its workers,
+# the live checks), in a few dozen environments. Without bytecode written, as
+# PYTHONDONTWRITEBYTECODE asks, every start compiles every module it imports again:
+# twice the time of an import of the app. Written once per environment, kept by it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "live")]
 
 from sessions import timings  # noqa: E402
-from sessions.postgres import POSTGRES, NoPostgres, external_url  # noqa: E402
+from sessions.fuzzing import fuzz_all  # noqa: E402
+from sessions.postgres import POSTGRES, NoPostgres  # noqa: E402
+from sessions.steadiness import repeat  # noqa: E402
 from sessions.variants import Variant, check_all, load_variants  # noqa: E402
 
 nox.needs_version = ">=2025.5.1"
@@ -62,8 +68,12 @@ def timed(function: Callable[[nox.Session], None]) -> Callable[[nox.Session], No
     return session_function
 
 
+MACHINE_AT_START = timings.machine_times()
+
+
 def _close_the_run() -> None:
-    if table := timings.sessions_table(time.monotonic() - STARTED):
+    busy = timings.busy_share(MACHINE_AT_START)
+    if table := timings.sessions_table(time.monotonic() - STARTED, busy):
         print(f"\n{table}", file=sys.stderr)
 
 
@@ -162,68 +172,16 @@ def pin_tooling(session: nox.Session) -> None:
     )
 
 
-FUZZ_MAX_EXAMPLES = 10
-# Two variants at a time: each is mostly waiting on its database or its server.
-FUZZ_PARALLEL = 2
-
-
 @nox.session(tags=["fuzz", "ci"])
 @timed
 def fuzz(session: nox.Session) -> None:
-    """schemathesis against every variant served by uvicorn on a real database."""
-    import logging
-    from concurrent.futures import ThreadPoolExecutor
-
-    import copier
-
-    logging.getLogger("plumbum").setLevel(logging.WARNING)
+    """schemathesis against every variant served by uvicorn on a real database:
+    no 5xx, every answer as the OpenAPI document says."""
     install(session, *FUZZ_TOOLS)
-    python = Path(session.bin) / "python"
-    tmp = Path(session.create_tmp()).resolve()
-    projects = {}
-    for variant in VARIANTS:
-        project = tmp / variant.id
-        shutil.rmtree(project, ignore_errors=True)
-        # A plain render of the working tree: one venv serves every variant.
-        copier.run_copy(
-            str(ROOT), project, data={"project_name": "Fuzz Check", **variant.answers},
-            vcs_ref="HEAD", defaults=True, quiet=True, unsafe=True,
-        )
-        if variant.driver == "asyncpg":
-            database_url = fuzz_database_url(variant)
-        else:
-            database_url = f"sqlite+aiosqlite:///{project / 'fuzz.db'}"
-        projects[variant] = (project, database_url)
-
-    def fuzz_one(variant: Variant) -> tuple[Variant, int, str, float]:
-        project, database_url = projects[variant]
-        started = time.monotonic()
-        result = subprocess.run(
-            [python, ROOT / "tests/live/fuzz_check.py", database_url,
-             str(FUZZ_MAX_EXAMPLES)],
-            cwd=project, capture_output=True, text=True, check=False,
-        )
-        output = result.stdout + result.stderr
-        return variant, result.returncode, output, time.monotonic() - started
-
-    failed = []
-    # Variants share TEST_DATABASE_URL when it is set: one at a time, then.
-    parallel = 1 if external_url() else FUZZ_PARALLEL
-    with ThreadPoolExecutor(parallel) as pool:
-        for variant, returncode, output, seconds in pool.map(fuzz_one, VARIANTS):
-            # schemathesis's "N generated, N passed" line.
-            cases = [line.strip() for line in output.splitlines() if "generated," in line]
-            session.log(f"{variant.id}: {' '.join(cases[-1:])} in {seconds:.1f} s")
-            if returncode != 0:
-                print(output)
-                failed.append(variant.id)
+    workdir = Path(session.create_tmp()).resolve()
+    failed = fuzz_all(VARIANTS, Path(session.bin) / "python", workdir, session.log)
     if failed:
         session.error(f"schemathesis found failures in: {', '.join(failed)}")
-
-
-def fuzz_database_url(variant: Variant) -> str:
-    # With TEST_DATABASE_URL, that one, emptied by fuzz_check.py's migrations.
-    return POSTGRES.fresh(f"fuzz_{variant.id}".replace("-", "_"))
 
 
 @nox.session(tags=["template", "ci"])
@@ -271,6 +229,15 @@ def bench(session: nox.Session) -> None:
         "python", str(ROOT / "bench/run.py"), "--postgres", admin_url,
         "--workdir", str(workdir), *session.posargs,
     )
+
+
+@nox.session(name="timing-tests", venv_backend="none", default=False)
+@timed
+def timing_tests(session: nox.Session) -> None:
+    """The rendered suites' timing tests 20 times (or `-- N`) in two renders while
+    a third render's whole suite runs beside them; any failure fails."""
+    times = int(session.posargs[0]) if session.posargs else 20
+    repeat(times, Path(session.create_tmp()).resolve(), session.log)
 
 
 @nox.session(name="timings", venv_backend="none", default=False)

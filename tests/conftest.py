@@ -66,10 +66,11 @@ def render(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Render]:
 
 
 def files_of(project: Path) -> dict[str, bytes]:
+    """The rendered files: not the bytecode of a test that imported them."""
     return {
         str(path.relative_to(project)): path.read_bytes()
         for path in sorted(project.rglob("*"))
-        if path.is_file()
+        if path.is_file() and "__pycache__" not in path.parts
     }
 
 

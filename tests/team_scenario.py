@@ -33,8 +33,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sessions import mypy_cache
-from sessions.jobs import Background, Steps
+from sessions import coverage_once, environments, mypy_cache
+from sessions.jobs import Background, Steps, scratch, slot
 
 ROOT = Path(__file__).parent.parent
 CONFLICT_MARKERS = ("<<<<<<<", ">>>>>>>")
@@ -276,22 +276,33 @@ class Team:
         place = self.workdir / f"check-{number}"
         shutil.rmtree(place, ignore_errors=True)
         copy = place / "my-service"
-        shutil.copytree(self.project, copy, symlinks=True)
+        with slot("core"):
+            shutil.copytree(self.project, copy, symlinks=True)
         test_database = self.databases(driver, f"tests-{number}")
 
         def tests_and_type_checks() -> None:
             started = time.monotonic()
             label = f"check {number}"
+            environment = environments.environment_of(copy)
             env = {
-                "UV_PROJECT_ENVIRONMENT": str(place / "venv"),
+                "UV_PROJECT_ENVIRONMENT": str(environment),
                 "MYPY_CACHE_DIR": str(mypy_cache.prepared(orm, place / "mypy-cache")),
-                # pytest's temporary directories, apart from other runs'.
-                "PYTEST_DEBUG_TEMPROOT": str(place),
             }
-            self.sh("uv sync --quiet", copy, f"{label}: uv sync", **env)
-            self.sh(
-                "uv run pytest -q -p no:cacheprovider", copy, f"{label}: pytest",
-                TEST_DATABASE_URL=test_database, **env,
+            with environments.lock_of(environment):
+                self.sh("uv sync --quiet", copy, f"{label}: uv sync", **env)
+
+            def pytest(coverage: bool) -> None:
+                command = "uv run pytest -q -p no:cacheprovider"
+                with scratch(f"team-{label}") as temporary:
+                    self.sh(
+                        command if coverage else f"{command} --no-cov", copy,
+                        f"{label}: pytest", TEST_DATABASE_URL=test_database,
+                        # pytest's temporary files, apart from other runs'.
+                        PYTEST_DEBUG_TEMPROOT=str(temporary), **env,
+                    )
+
+            coverage_once.run_tests(
+                copy, f"{self.run_steps.unit}, team {label}", pytest, self.run_steps.log
             )
             self.sh(
                 "uv run ruff check . && uv run ruff format --check .", copy,

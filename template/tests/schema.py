@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, MetaData, pool, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.models import metadata
 
@@ -20,21 +20,14 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-_engines: dict[str, AsyncEngine] = {}
-
-
-def engine_for(database_url: str) -> AsyncEngine:
-    """One engine per database for the whole run, so the dialect learns about
-    the server once; NullPool, so each call connects on its own event loop."""
-    if database_url not in _engines:
-        _engines[database_url] = create_async_engine(database_url, poolclass=pool.NullPool)
-    return _engines[database_url]
-
-
 async def run_sync(database_url: str, function: Callable[[Connection], T]) -> T:
     """Call `function` with a connection to the database, in one transaction."""
-    async with engine_for(database_url).begin() as connection:
-        return await connection.run_sync(function)
+    engine = create_async_engine(database_url, poolclass=pool.NullPool)
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(function)
+    finally:
+        await engine.dispose()
 
 
 async def execute(database_url: str, *statements: str) -> list[Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -25,8 +26,14 @@ from typing import Any
 from . import timings
 
 CPU_COUNT = os.cpu_count() or 1
-CORES = threading.BoundedSemaphore(CPU_COUNT)
+# One more than the cores: a busy step still waits now and then (on the
+# database, a subprocess), and the spare slot keeps the cores busy meanwhile.
+CORES = threading.BoundedSemaphore(CPU_COUNT + 1)
 SERVERS = threading.BoundedSemaphore(CPU_COUNT)
+# Where the tests put their temporary files (their SQLite databases among them):
+# in memory where the machine has it, so that a commit's fsync does not wait
+# behind the disk writes of the steps beside it (environments, clones, copies).
+SCRATCH = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
 # How much of a failed step's output is shown (all of it is in its log file).
 FAILURE_TAIL = 12_000
 
@@ -116,6 +123,16 @@ class Steps:
         timings.record(self.unit, label, wall, cpu, ok=True)
         self.log(f"{self.unit}: {label} ({wall:.1f} s)")
         return result
+
+
+@contextlib.contextmanager
+def scratch(name: str) -> Iterator[Path]:
+    """A directory of its own for a step's temporary files, removed afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix=f"{_file_name(name)}-", dir=SCRATCH))
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def wait_with_usage(process: subprocess.Popen[bytes]) -> tuple[int, float]:

@@ -11,6 +11,7 @@ Every step of a nox run (jobs.py) and every session (noxfile.py) adds a line to
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import threading
@@ -49,7 +50,27 @@ def read(path: Path = RECORD) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
-def sessions_table(total: float) -> str:
+def machine_times() -> tuple[float, float] | None:
+    """Busy and idle seconds of all cores since boot (Linux), or None."""
+    try:
+        fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields) - idle) / ticks, idle / ticks
+
+
+def busy_share(since: tuple[float, float] | None) -> str:
+    """How busy the cores were since `since`, e.g. "93% of 2 cores"."""
+    now = machine_times()
+    if since is None or now is None:
+        return ""
+    busy, idle = now[0] - since[0], now[1] - since[1]
+    return f"{100 * busy / max(busy + idle, 1e-9):.0f}% of {os.cpu_count()} cores busy"
+
+
+def sessions_table(total: float, busy: str = "") -> str:
     """Every session of this run with its wall time and result, then the total;
     empty if no session ran."""
     rows = [line for line in read() if line["unit"] == SESSIONS] if _started else []
@@ -60,7 +81,7 @@ def sessions_table(total: float) -> str:
     for row in rows:
         result = "passed" if row["ok"] else "FAILED"
         lines.append(f"{row['step']!s:<{width}}  {result:<7}  {row['wall']:6.0f} s")
-    lines.append(f"{'total':<{width}}  {'':<7}  {total:6.0f} s")
+    lines.append(f"{'total':<{width}}  {'':<7}  {total:6.0f} s  {busy}")
     return "\n".join(lines)
 
 

@@ -28,8 +28,8 @@ from typing import NamedTuple
 
 import yaml
 
-from . import mypy_cache, timings
-from .jobs import StepFailed, Steps, in_parallel
+from . import environments, mypy_cache, timings
+from .jobs import StepFailed, Steps, in_parallel, scratch
 from .postgres import POSTGRES, external_url, server_binaries
 
 ROOT = Path(__file__).parent.parent.parent
@@ -83,8 +83,9 @@ class VariantCheck:
         self.template = template
         self.workdir = workdir
         self.project = workdir / "project"
-        self.venv = workdir / "venv"
-        self.python = str(self.venv / "bin" / "python")
+        # Known once the project is rendered (environments.py).
+        self.venv = Path()
+        self.python = ""
         self.steps = Steps(variant.id, workdir / "logs", log)
         self.side_by_side = external_url() is None
 
@@ -111,7 +112,12 @@ class VariantCheck:
              str(self.project), v.orm, v.driver, str(v.jwt).lower()],
             cwd=self.workdir,
         )
-        self.steps.run("uv sync", ["uv", "sync", "--quiet"], cwd=self.project, env=self.env())
+        self.venv = environments.environment_of(self.project)
+        self.python = str(self.venv / "bin" / "python")
+        with environments.lock_of(self.venv):
+            self.steps.run(
+                "uv sync", ["uv", "sync", "--quiet"], cwd=self.project, env=self.env()
+            )
         live_database = self.live_database()
         env = self.env()
         if v.driver == "asyncpg":
@@ -142,13 +148,15 @@ class VariantCheck:
         cache = mypy_cache.prepared(orm, self.workdir / "mypy-cache")
         record = self.workdir / "readme-timings.jsonl"
         record.unlink(missing_ok=True)
-        env = env | {"MYPY_CACHE_DIR": str(cache), "PYTEST_DEBUG_TEMPROOT": str(self.workdir)}
+        env = env | {"MYPY_CACHE_DIR": str(cache)}
         try:
-            self.steps.run(
-                "README commands",
-                [self.python, str(LIVE / "readme_check.py"), "--timings", str(record)],
-                cwd=self.project, env=env, record=False,
-            )
+            with scratch(f"{self.variant.id}-readme") as temporary:
+                self.steps.run(
+                    "README commands",
+                    [self.python, str(LIVE / "readme_check.py"), "--timings", str(record)],
+                    cwd=self.project, env=env | {"PYTEST_DEBUG_TEMPROOT": str(temporary)},
+                    record=False,
+                )
         finally:
             for line in timings.read(record):
                 timings.record(
@@ -198,7 +206,10 @@ class VariantCheck:
 
         workdir = self.workdir / "team"
         workdir.mkdir()
-        template = snapshot(workdir / "copier-fastapi-async")
+        template = self.steps.timed(
+            "team: a snapshot of the template",
+            lambda: snapshot(workdir / "copier-fastapi-async"),
+        )
         v = self.variant
 
         def databases(driver: str, purpose: str) -> str:

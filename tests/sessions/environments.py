@@ -1,0 +1,39 @@
+"""Virtual environments shared by the projects that depend on the same packages.
+
+A rendered project is not installed into its environment (`package = false`),
+so an environment serves every project whose `pyproject.toml` and `uv.lock` are
+the same: a variant's updated release and its team's checks that hold that
+variant's code. Each environment is synced once at a time, then only read
+(tests and type checks side by side write nothing there but bytecode, which
+Python writes atomically), and kept in .nox/environments for the next run: its
+bytecode is written once, and each process that starts there imports faster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent.parent
+ENVIRONMENTS = ROOT / ".nox" / "environments"
+DEPENDENCIES = ("pyproject.toml", "uv.lock")
+
+_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+_locks_lock = threading.Lock()
+
+
+def environment_of(project: Path) -> Path:
+    """The environment for `project`'s dependencies."""
+    digest = hashlib.sha256()
+    for name in DEPENDENCIES:
+        path = project / name
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    return ENVIRONMENTS / digest.hexdigest()[:16]
+
+
+def lock_of(environment: Path) -> threading.Lock:
+    """Held while `uv sync` writes `environment`."""
+    with _locks_lock:
+        return _locks[environment.name]
