@@ -2,6 +2,9 @@
 
 import itertools
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -96,3 +99,32 @@ def fresh_postgres_database(name: str) -> str:
 
     asyncio.run(recreate())
     return server.set(database=name).render_as_string(hide_password=False)
+
+
+# --- for the tooling tests (test_tooling.py, test_workflows.py) -----------------
+
+
+def tool(name: str) -> str:
+    """A console script installed next to this interpreter (the nox session's venv)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        found = shutil.which(name)
+        assert found, f"{name} is not installed: run these tests with `nox -s template`"
+        return found
+    return str(path)
+
+
+def run(
+    *command: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> str:
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{output}"
+    return output
+
+
+def render_for(render: Render, driver: str) -> Path:
+    # Same answers (and so the same cached render) as test_template's variants.
+    return render(orm=choices("orm")[0], driver=driver, jwt=False)

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from reader import first_path, reader_environment, resource_steps, sh_block, sh_lines
 from sessions import coverage_once, environments, mypy_cache
 from sessions.jobs import Background, Steps, scratch, slot
 
@@ -108,17 +109,9 @@ class Team:
     # --- running things as the team does ----------------------------------------
 
     def env(self) -> dict[str, str]:
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if name not in {"VIRTUAL_ENV", "TEST_DATABASE_URL", "DATABASE_URL"}
-            and not name.startswith("NOX")
-        }
-        return env | {
+        return reader_environment("Team") | {
             "UV_PROJECT_ENVIRONMENT": str(self.venv),
             "MYPY_CACHE_DIR": str(self.workdir / "mypy-cache"),
-            "GIT_AUTHOR_NAME": "Team", "GIT_AUTHOR_EMAIL": "team@example.com",
-            "GIT_COMMITTER_NAME": "Team", "GIT_COMMITTER_EMAIL": "team@example.com",
         }
 
     def sh(
@@ -367,45 +360,6 @@ def _live_through(team: Team, orm: str, driver: str, jwt: bool) -> list[tuple[st
 
 
 # --- reading the READMEs ------------------------------------------------------
-
-
-def sh_block(text: str, section: str) -> list[str]:
-    match = re.search(
-        rf"^## {re.escape(section)}\n.*?^```sh\n(.*?)^```", text, re.MULTILINE | re.DOTALL
-    )
-    if match is None:
-        raise TeamFailure(f"README: no sh block under '## {section}'")
-    return sh_lines(match.group(1))
-
-
-def sh_lines(block: str) -> list[str]:
-    lines = [line.split("  #")[0].strip() for line in block.splitlines()]
-    return [line for line in lines if line]
-
-
-def resource_steps(readme: str) -> list[tuple[str, str, str]]:
-    """The numbered steps of "Add a resource": each title, the language of its
-    code block, and the code."""
-    section = re.search(r"^## Add a resource\n(.*?)^## ", readme, re.MULTILINE | re.DOTALL)
-    if section is None:
-        raise TeamFailure("README: no '## Add a resource' section")
-    steps = re.findall(
-        r"^\d\. (.*?)\n\n   ```(python|sh)\n(.*?)^   ```",
-        section.group(1), re.MULTILINE | re.DOTALL,
-    )
-    # The blocks are indented under their list item.
-    return [
-        (title, language, "\n".join(line[3:] for line in code.splitlines()) + "\n")
-        for title, language, code in steps
-    ]
-
-
-def first_path(title: str) -> str:
-    """The file a step of "Add a resource" writes: the first one it names."""
-    match = re.search(r"`((?:app|tests)/[\w/]+\.py)`", title)
-    if match is None:
-        raise TeamFailure(f"README: no file named in step {title!r}")
-    return match.group(1)
 
 
 def replace_once(path: Path, old: str, new: str) -> None:

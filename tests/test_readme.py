@@ -11,39 +11,15 @@ import os
 import re
 import signal
 import subprocess
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
+from live.serving import free_port, wait_until_serving
+from reader import reader_environment, sh_block
 from update_scenario import commit_all, snapshot_template
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()
-SERVE_TIMEOUT = 60.0
-
-
-def sh_block(section: str, text: str = README) -> list[str]:
-    match = re.search(
-        rf"^## {re.escape(section)}\n.*?^```sh\n(.*?)^```", text, re.MULTILINE | re.DOTALL
-    )
-    assert match, f"README.md: no sh block under '## {section}'"
-    return [line.strip() for line in match.group(1).splitlines() if line.strip()]
-
-
-def reader_environment() -> dict[str, str]:
-    """A shell as a reader has it: no virtual environment of these tests active."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        # nox's uv points UV_PROJECT_ENVIRONMENT at the session's own environment.
-        if name not in {"VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "TEST_DATABASE_URL"}
-        and not name.startswith("NOX")
-    }
-    return env | {
-        "GIT_AUTHOR_NAME": "Reader", "GIT_AUTHOR_EMAIL": "reader@example.com",
-        "GIT_COMMITTER_NAME": "Reader", "GIT_COMMITTER_EMAIL": "reader@example.com",
-    }
 
 
 def run_lines(lines: list[str], cwd: Path) -> None:
@@ -56,24 +32,16 @@ def run_lines(lines: list[str], cwd: Path) -> None:
 
 
 def serves_health(command: str, project: Path) -> dict[str, str]:
-    port = 8765 + os.getpid() % 1000
+    port = free_port()
     server = subprocess.Popen(
         ["bash", "-c", f"exec {command} --port {port}"],
         cwd=project, env=reader_environment(), start_new_session=True,
     )
-    deadline = time.monotonic() + SERVE_TIMEOUT
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/health", timeout=5
-                ) as response:
-                    health: dict[str, str] = json.load(response)
-                    return health
-            except (urllib.error.URLError, ConnectionError):
-                assert server.poll() is None, f"`{command}` exited"
-                assert time.monotonic() < deadline, f"`{command}` did not serve"
-                time.sleep(0.3)
+        wait_until_serving(server, f"http://127.0.0.1:{port}/health")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            health: dict[str, str] = json.load(response)
+            return health
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=15)
@@ -81,7 +49,7 @@ def serves_health(command: str, project: Path) -> dict[str, str]:
 
 def test_the_readme_renders_a_project_that_updates(tmp_path: Path) -> None:
     checkout = snapshot_template(tmp_path / "copier-fastapi-async")
-    use_it = sh_block("Use it")
+    use_it = sh_block(README, "Use it")
     [serve] = [line for line in use_it if "uvicorn" in line]
     # The reader's checkout is the working directory; ../my-service is beside it.
     run_lines([line for line in use_it if line != serve], cwd=checkout)
@@ -94,13 +62,13 @@ def test_the_readme_renders_a_project_that_updates(tmp_path: Path) -> None:
     readme = checkout / "template/README.md.jinja"
     readme.write_text(readme.read_text() + "\nA line from a newer template.\n")
     commit_all(checkout, "A newer template")
-    run_lines(sh_block("Update a project"), cwd=project)
+    run_lines(sh_block(README, "Update a project"), cwd=project)
     assert "A line from a newer template." in (project / "README.md").read_text()
 
 
 def test_the_docs_quick_start_is_the_readme_s() -> None:
-    quick_start = sh_block("Quick start", (ROOT / "docs/index.md").read_text())
-    assert quick_start == sh_block("Use it")
+    quick_start = sh_block((ROOT / "docs/index.md").read_text(), "Quick start")
+    assert quick_start == sh_block(README, "Use it")
 
 
 def test_every_release_in_the_changelog_names_a_commit_of_this_repository() -> None:

@@ -21,7 +21,6 @@ import asyncio
 import os
 import secrets
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+from database_locks import DatabaseLock, PostgresLock, SQLiteLock  # noqa: E402
 from postgres_server import PostgresServer  # noqa: E402
 from serving import free_port, wait_until_serving  # noqa: E402
 
@@ -149,7 +149,7 @@ class Api:
         return user
 
 
-async def overload(api: Api, lock: "DatabaseLock", requests: int) -> list[int]:
+async def overload(api: Api, lock: DatabaseLock, requests: int) -> list[int]:
     """More concurrent writes than connections, while the database holds them all."""
     async with lock:
         tasks = [
@@ -171,89 +171,6 @@ async def overload(api: Api, lock: "DatabaseLock", requests: int) -> list[int]:
         if response.status_code == 503:
             assert response.json() == UNAVAILABLE, response.text
     return statuses
-
-
-class DatabaseLock:
-    """A lock taken from outside the app that stalls its writes to `users`."""
-
-    async def __aenter__(self) -> None:
-        raise NotImplementedError
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        raise NotImplementedError
-
-    async def waiting(self) -> int:
-        """How many of the app's connections wait on the lock (-1: unknown)."""
-        return -1
-
-    async def row_count(self) -> int:
-        raise NotImplementedError
-
-    async def app_connections(self) -> int:
-        return 0
-
-
-class PostgresLock(DatabaseLock):
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.holder: Any = None
-
-    async def __aenter__(self) -> None:
-        import asyncpg
-
-        self.holder = await asyncpg.connect(self.dsn)
-        self.transaction = self.holder.transaction()
-        await self.transaction.start()
-        await self.holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.transaction.rollback()
-        await self.holder.close()
-
-    async def _fetch(self, sql: str) -> int:
-        import asyncpg
-
-        connection = await asyncpg.connect(self.dsn)
-        try:
-            value: int = await connection.fetchval(sql)
-            return value
-        finally:
-            await connection.close()
-
-    async def waiting(self) -> int:
-        return await self._fetch(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-
-    async def row_count(self) -> int:
-        return await self._fetch("SELECT count(*) FROM users")
-
-    async def app_connections(self) -> int:
-        return await self._fetch(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-
-
-class SQLiteLock(DatabaseLock):
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    async def __aenter__(self) -> None:
-        # In WAL mode an exclusive transaction stops writers, not readers.
-        self.holder = sqlite3.connect(self.path, isolation_level=None)
-        self.holder.execute("BEGIN EXCLUSIVE")
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.holder.execute("ROLLBACK")
-        self.holder.close()
-
-    async def row_count(self) -> int:
-        with sqlite3.connect(self.path) as connection:
-            count: int = connection.execute("SELECT count(*) FROM users").fetchone()[0]
-        connection.close()
-        return count
 
 
 async def graceful_shutdown(server: Uvicorn, api: Api, lock: DatabaseLock) -> None:

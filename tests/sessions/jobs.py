@@ -4,7 +4,8 @@ Every step of a variant's check runs through `run()`. A step that keeps a core
 busy (pytest, mypy, copier, alembic) first takes one of `os.cpu_count()` core
 slots, so a session may start many steps at once without overloading the
 machine. A step that mostly waits on a served app or the database (the live
-checks) takes one of as many server slots instead and runs beside them. Each
+checks) takes one of as many server slots instead and runs beside them, at a
+lower CPU priority. Each
 step's wall time and CPU time (its command's and everything that command
 waited for) go to the run's timing record (timings.py).
 """
@@ -26,10 +27,12 @@ from typing import Any
 from . import timings
 
 CPU_COUNT = os.cpu_count() or 1
-# One more than the cores: a busy step still waits now and then (on the
-# database, a subprocess), and the spare slot keeps the cores busy meanwhile.
-CORES = threading.BoundedSemaphore(CPU_COUNT + 1)
+CORES = threading.BoundedSemaphore(CPU_COUNT)
 SERVERS = threading.BoundedSemaphore(CPU_COUNT)
+# Steps in a server slot run at a lower CPU priority: they use what the busy
+# steps leave, and a test suite's timing tests (a writer's turn within 0.3 s)
+# keep the core they hold, as on a machine with one other suite beside them.
+NICE = ["nice", "-n", "5"] if shutil.which("nice") else []
 # Where the tests put their temporary files (their SQLite databases among them):
 # in memory where the machine has it, so that a commit's fsync does not wait
 # behind the disk writes of the steps beside it (environments, clones, copies).
@@ -89,6 +92,8 @@ class Steps:
             self._count += 1
             log_file = self.logs / f"{self._count:02d}-{_file_name(label)}.log"
         argv = command if isinstance(command, list) else ["bash", "-c", command]
+        if uses == "server":
+            argv = [*NICE, *argv]
         with slot(uses), tempfile.TemporaryFile() as output:
             started = time.monotonic()
             process = subprocess.Popen(
@@ -173,4 +178,5 @@ def _file_name(label: str) -> str:
 
 
 def _shown(argv: list[str]) -> str:
+    argv = argv[len(NICE):] if NICE and argv[: len(NICE)] == NICE else argv
     return argv[2] if argv[:2] == ["bash", "-c"] else " ".join(argv)
