@@ -6,12 +6,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
-from app.main import create_app
-from tests.helpers import UNREACHABLE_URL, USERS, client_of_app, user_body
+from tests.helpers import (
+    UNREACHABLE_URL,
+    USERS,
+    client_of_app,
+    client_of_broken_app,
+    user_body,
+)
 from tests.schema import delete_all_rows
 
 Configure = Callable[[Settings], None]
@@ -118,14 +123,7 @@ async def test_no_database_password_or_row_reaches_a_log_line(
     async with client_of_app(down) as client:
         assert (await client.get("/health")).status_code == 503
         assert (await client.post(USERS, json=user_body())).status_code == 503
-    broken = create_app(verbose)
-
-    @broken.get("/broken")
-    async def fail() -> None:
-        raise RuntimeError("a bug")
-
-    transport = ASGITransport(app=broken, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_of_broken_app(verbose) as client:
         assert (await client.get("/broken")).status_code == 500
 
     err = capsys.readouterr().err

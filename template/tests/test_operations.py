@@ -4,11 +4,16 @@ on every answer that ties it to its log lines, and CORS only when configured."""
 import re
 
 import pytest
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 
 from app.core.config import Settings
-from app.main import create_app
-from tests.helpers import UNREACHABLE_URL, USERS, client_of_app, user_body
+from tests.helpers import (
+    UNREACHABLE_URL,
+    USERS,
+    client_of_app,
+    client_of_broken_app,
+    user_body,
+)
 
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 ORIGIN = "https://app.example.com"
@@ -68,14 +73,7 @@ async def test_a_503_names_its_request(settings: Settings) -> None:
 async def test_an_unexpected_error_is_a_json_500_that_names_its_request(
     settings: Settings,
 ) -> None:
-    app = create_app(settings)
-
-    @app.get("/broken")
-    async def broken() -> None:
-        raise RuntimeError("a bug")
-
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_of_broken_app(settings) as client:
         response = await client.get("/broken", headers={"X-Request-ID": "bug-1"})
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal Server Error"}
