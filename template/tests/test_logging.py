@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
 from sqlalchemy.engine import make_url
 
 from app.core.config import Settings
