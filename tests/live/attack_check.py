@@ -33,6 +33,7 @@ import httpx
 import jwt
 
 sys.path.insert(0, str(Path(__file__).parent))
+from contract_api import expect  # noqa: E402
 from serving import free_port, wait_until_serving  # noqa: E402
 
 USERS = "/api/v1/users"
@@ -52,15 +53,6 @@ CHEAP_HASHING = {
 
 def log(message: str) -> None:
     print(f"attack check: {message}", flush=True)
-
-
-def expect(response: httpx.Response, status: int) -> Any:
-    if response.status_code != status:
-        raise AssertionError(
-            f"{response.request.method} {response.request.url}: expected {status}, "
-            f"got {response.status_code} {response.text[:300]}"
-        )
-    return response.json() if response.content else None
 
 
 def bearer(token: str) -> dict[str, str]:

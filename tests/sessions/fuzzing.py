@@ -9,13 +9,12 @@ which mostly waits on a served app and its database, takes the server slots.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from .jobs import StepFailed, Steps, in_parallel
 from .postgres import POSTGRES, external_url
-from .variants import LIVE, Variant, snapshot
+from .variants import LIVE, Variant, render_plain, snapshot
 
 MAX_EXAMPLES = 10
 
@@ -30,13 +29,9 @@ def fuzz_all(
     def fuzz(variant: Variant) -> None:
         steps = Steps(variant.id, workdir / variant.id / "logs", log)
         project = workdir / variant.id / "project"
-        answers = [f"--data={name}={str(value).lower()}" for name, value in variant.answers.items()]
-        steps.run(
-            "fuzz: render (copier copy)",
-            [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet",
-             "--vcs-ref=HEAD", "--data=project_name=Fuzz Check", *answers,
-             str(template), str(project)],
-            cwd=workdir,
+        project.parent.mkdir(parents=True, exist_ok=True)
+        render_plain(
+            steps, "fuzz: render (copier copy)", template, project, variant, "Fuzz Check"
         )
         if variant.driver == "asyncpg":
             # With TEST_DATABASE_URL, that one, emptied by fuzz_check.py's migrations.

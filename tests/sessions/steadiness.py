@@ -12,7 +12,6 @@ while a third render's whole suite runs in a loop beside them. Any failure ends 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 from .environments import environment_of, lock_of
 from .jobs import Steps, in_parallel
 from .postgres import POSTGRES
-from .variants import Variant, snapshot
+from .variants import Variant, render_plain, snapshot
 
 TIMING_TESTS = ("tests/test_faults.py", "tests/test_login_throttle.py")
 UNDER_TEST = (Variant("sqlalchemy", "aiosqlite", True), Variant("sqlmodel", "asyncpg", True))
@@ -33,13 +32,8 @@ def repeat(times: int, workdir: Path, log: Callable[[str], None]) -> None:
     projects = {}
     for variant in (*UNDER_TEST, BESIDE):
         project = workdir / variant.id
-        answers = [f"--data={k}={str(v).lower()}" for k, v in variant.answers.items()]
-        steps.run(
-            f"render {variant.id}",
-            [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet",
-             "--vcs-ref=HEAD", "--data=project_name=Timing Check", *answers,
-             str(template), str(project)],
-            cwd=workdir,
+        render_plain(
+            steps, f"render {variant.id}", template, project, variant, "Timing Check"
         )
         env = dict(os.environ) | {"UV_PROJECT_ENVIRONMENT": str(environment_of(project))}
         if variant.driver == "asyncpg":

@@ -73,6 +73,21 @@ def snapshot(destination: Path) -> Path:
     return snapshot_template(destination)
 
 
+def render_plain(
+    steps: Steps, label: str, template: Path, project: Path, variant: Variant,
+    project_name: str,
+) -> None:
+    """A plain render of the snapshot `template` with the variant's answers."""
+    answers = [f"--data={name}={str(value).lower()}" for name, value in variant.answers.items()]
+    steps.run(
+        label,
+        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet",
+         "--vcs-ref=HEAD", f"--data=project_name={project_name}", *answers,
+         str(template), str(project)],
+        cwd=project.parent,
+    )
+
+
 class VariantCheck:
     """Everything the default `nox` proves of one variant, in `workdir`."""
 
