@@ -190,8 +190,11 @@ def template(session: nox.Session) -> None:
     """The template's own tests: questions, rendering and the shared-code rule."""
     install(session, *TEMPLATE_TOOLS)
     database_url = POSTGRES.fresh("template")
+    # Most of these tests wait on what they start (copier, git, a rendered
+    # project's suite): two workers per core keep the cores busy.
+    workers = str(2 * (os.cpu_count() or 1))
     session.run(
-        "pytest", "-q", "-p", "no:cacheprovider", "-n", "auto",
+        "pytest", "-q", "-p", "no:cacheprovider", "-n", workers, "--dist", "worksteal",
         # pytest-asyncio warns, in every worker, when this is left to its default.
         "-o", "asyncio_default_fixture_loop_scope=function",
         "tests", *session.posargs,
