@@ -20,8 +20,7 @@ upgrade head` on the team's database (from `.env`), the project's tests, `ruff
 check`, `ruff format --check` and `mypy`. The tests and type checks of a step run
 on a copy of the project as it stands then, in its own environment and on a test
 database of its own, beside the team's next steps (with one database to share,
-TEST_DATABASE_URL's, they run in turn); a project another step checks file for
-file is checked once (sessions/checked_once.py). Plain functions, no pytest or nox.
+TEST_DATABASE_URL's, they run in turn). Plain functions, no pytest or nox.
 """
 
 import os
@@ -35,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reader import first_path, reader_environment, resource_steps, sh_block, sh_lines
-from sessions import checked_once, environments, mypy_cache
+from sessions import coverage_once, environments, mypy_cache
 from sessions.jobs import Background, Steps, scratch, slot
 
 ROOT = Path(__file__).parent.parent
@@ -282,27 +281,28 @@ class Team:
                 "UV_PROJECT_ENVIRONMENT": str(environment),
                 "MYPY_CACHE_DIR": str(mypy_cache.prepared(orm, place / "mypy-cache")),
             }
+            with environments.lock_of(environment):
+                self.sh("uv sync --quiet", copy, f"{label}: uv sync", **env)
 
-            def checks() -> None:
-                with environments.lock_of(environment):
-                    self.sh("uv sync --quiet", copy, f"{label}: uv sync", **env)
+            def pytest(coverage: bool) -> None:
+                command = "uv run pytest -q -p no:cacheprovider"
                 with scratch(f"team-{label}") as temporary:
                     self.sh(
-                        "uv run pytest -q -p no:cacheprovider", copy, f"{label}: pytest",
-                        TEST_DATABASE_URL=test_database,
+                        command if coverage else f"{command} --no-cov", copy,
+                        f"{label}: pytest", TEST_DATABASE_URL=test_database,
                         # pytest's temporary files, apart from other runs'.
                         PYTEST_DEBUG_TEMPROOT=str(temporary), **env,
                     )
-                self.sh(
-                    "uv run ruff check . && uv run ruff format --check .", copy,
-                    f"{label}: ruff", **env,
-                )
-                self.sh("uv run mypy", copy, f"{label}: mypy", **env)
-                mypy_cache.keep(orm, place / "mypy-cache")
 
-            checked_once.check_once(
-                copy, f"{self.run_steps.unit}, team {label}", checks, self.run_steps.log
+            coverage_once.run_tests(
+                copy, f"{self.run_steps.unit}, team {label}", pytest, self.run_steps.log
             )
+            self.sh(
+                "uv run ruff check . && uv run ruff format --check .", copy,
+                f"{label}: ruff", **env,
+            )
+            self.sh("uv run mypy", copy, f"{label}: mypy", **env)
+            mypy_cache.keep(orm, place / "mypy-cache")
             self.steps.append((step, time.monotonic() - started))
             self.run_steps.log(f"team: {step}: all green")
 
