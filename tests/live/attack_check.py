@@ -191,9 +191,11 @@ async def no_way_back(attacker: Attacker, root: str) -> None:
     assert await attacker.status("PATCH", path, stolen, json=new_email) == 422
     wrong = {**new_email, "current_password": "a guess"}
     assert await attacker.status("PATCH", path, stolen, json=wrong) == 400
-    assert await attacker.status("PATCH", path, stolen, json={"is_active": False}) == 200
+    # Only a superuser deactivates; an inactive account's password tells nothing.
+    assert await attacker.status("PATCH", path, stolen, json={"is_active": False}) == 403
+    assert await attacker.status("PATCH", path, root, json={"is_active": False}) == 200
     form = {"username": "owner@x.io", "password": PASSWORD}
-    expect(await attacker.client.post(TOKEN, data=form), 403)
+    expect(await attacker.client.post(TOKEN, data=form), 401)
     reactivate = {"is_active": True, "password": "the owner's new password"}
     assert await attacker.status("PATCH", path, root, json=reactivate) == 200
     assert await attacker.status("GET", f"{USERS}/me", stolen) == 401
@@ -205,7 +207,8 @@ async def no_way_back(attacker: Attacker, root: str) -> None:
     third = await attacker.token("owner@x.io")
     assert await attacker.status("POST", LOGOUT, third) == 204
     assert await attacker.status("GET", f"{USERS}/me", third) == 401
-    log("5. email change needs the password; a superuser reactivates and resets; "
+    log("5. email change needs the password; only a superuser deactivates, "
+        "reactivates and resets; "
         "password change and logout revoke every token")
 
 
