@@ -8,10 +8,12 @@ from the directory of a JWT project:
 DATABASE_URL is an empty database. The check migrates it, makes a superuser with
 the project's CLI, serves the app with uvicorn as production would
 (ENVIRONMENT=production, no DOCS_ENABLED) and tries each attack of the security
-review: every one must be refused as the contract says. Then two more servers:
-one given an obviously weak SECRET_KEY (it must not start), and development
-with two workers and no SECRET_KEY (a token must work on both). Exits non-zero
-on the first attack that gets through.
+reviews (the second's attacks on logging in: login_attacks.py): every one must
+be refused as the contract says. Then three more servers: production hashing
+costs under a flood of logins (other users' reads must all answer 200), one given
+an obviously weak SECRET_KEY (it must not start), and development with two
+workers and no SECRET_KEY (a token must work on both). Exits non-zero on the
+first attack that gets through.
 """
 
 import asyncio
@@ -33,6 +35,7 @@ import httpx
 import jwt
 
 sys.path.insert(0, str(Path(__file__).parent))
+import login_attacks  # noqa: E402
 from contract_api import expect  # noqa: E402
 from serving import free_port, wait_until_serving  # noqa: E402
 
@@ -264,6 +267,10 @@ async def attack(base_url: str) -> None:
         await production_defaults(attacker)
         await a_subject_of_5000_digits(attacker)
         await a_decomposed_email(attacker)
+        await login_attacks.guesses_from_many_addresses(client, PASSWORD)
+        await login_attacks.spraying_many_accounts(client)
+        await login_attacks.rotating_ipv6(client, PASSWORD)
+        await login_attacks.forwarded_values_that_are_no_address(client, PASSWORD)
 
 
 def weak_key_refused(env: dict[str, str]) -> None:
@@ -326,6 +333,10 @@ def main() -> None:
     started = datetime.now(UTC)
     with uvicorn(env) as base_url:
         asyncio.run(attack(base_url))
+    # The flood at the production hashing costs, which are what it is about.
+    production = {name: value for name, value in env.items() if name not in CHEAP_HASHING}
+    with uvicorn(production) as base_url:
+        asyncio.run(login_attacks.a_login_flood_beside_other_users(base_url, PASSWORD))
     weak_key_refused(env)
     development_workers_share_a_key(env)
     seconds = (datetime.now(UTC) - started).total_seconds()
