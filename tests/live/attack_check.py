@@ -336,7 +336,10 @@ def main() -> None:
     # The flood at the production hashing costs, which are what it is about.
     production = {name: value for name, value in env.items() if name not in CHEAP_HASHING}
     with uvicorn(production) as base_url:
-        asyncio.run(login_attacks.a_login_flood_beside_other_users(base_url, PASSWORD))
+        flood = login_attacks.a_login_flood_beside_other_users(
+            base_url, PASSWORD, sqlite=database_url.startswith("sqlite")
+        )
+        asyncio.run(flood)
     weak_key_refused(env)
     development_workers_share_a_key(env)
     seconds = (datetime.now(UTC) - started).total_seconds()
