@@ -6,14 +6,16 @@ from the directory of a JWT project:
     python attack_check.py DATABASE_URL
 
 DATABASE_URL is an empty database. The check migrates it, makes a superuser with
-the project's CLI, serves the app with uvicorn as production would
-(ENVIRONMENT=production, no DOCS_ENABLED) and tries each attack of the security
-reviews (the second's attacks on logging in: login_attacks.py): every one must
-be refused as the contract says. Then three more servers: production hashing
-costs under a flood of logins (other users' reads must all answer 200), one given
-an obviously weak SECRET_KEY (it must not start), and development with two
-workers and no SECRET_KEY (a token must work on both). Exits non-zero on the
-first attack that gets through.
+the project's CLI, serves the app with uvicorn as the project's image does (its
+Dockerfile's CMD; ENVIRONMENT=production, no DOCS_ENABLED) and tries each attack
+of the security reviews (the second's on logging in: login_attacks.py; on the
+sockets: socket_attacks.py): every one must be refused as the contract says.
+Then more servers: production hashing costs under a flood of logins (other
+users' reads must all answer 200), one given an obviously weak SECRET_KEY and
+one told to believe every forwarded address (neither may start), one behind a
+proxy that is not this caller (its forwarded addresses must change nothing),
+and development with two workers and no SECRET_KEY (a token must work on both).
+Exits non-zero on the first attack that gets through.
 """
 
 import asyncio
@@ -27,6 +29,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,8 +39,9 @@ import jwt
 
 sys.path.insert(0, str(Path(__file__).parent))
 import login_attacks  # noqa: E402
+import socket_attacks  # noqa: E402
 from contract_api import expect  # noqa: E402
-from serving import free_port, wait_until_serving  # noqa: E402
+from serving import free_port, image_command, wait_until_serving  # noqa: E402
 
 USERS = "/api/v1/users"
 ITEMS = "/api/v1/items"
@@ -62,21 +66,37 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+@dataclass
+class Served:
+    port: int
+    pid: int
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
 @contextmanager
-def uvicorn(env: dict[str, str], *options: str) -> Iterator[str]:
+def uvicorn(env: dict[str, str], *options: str) -> Iterator[Served]:
+    """The app served as the image serves it."""
     port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port),
-        "--log-level", "warning", *options,
-    ]
+    command = image_command(port, "--log-level", "warning", *options)
     server = subprocess.Popen(command, env=env)
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_until_serving(server, f"{base_url}/health")
-        yield base_url
+        served = Served(port, server.pid)
+        wait_until_serving(server, f"{served.base_url}/health")
+        yield served
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+def refused_at_start(env: dict[str, str], variable: str) -> None:
+    """The app does not start with `env`, and its error names `variable`."""
+    command = image_command(free_port())
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0, f"started with {variable}={env[variable]!r}"
+    assert variable in result.stderr, result.stderr[-2000:]
 
 
 class Attacker:
@@ -255,8 +275,10 @@ async def a_decomposed_email(attacker: Attacker) -> None:
     log("8. an NFD email registers and logs in, in either form")
 
 
-async def attack(base_url: str) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+async def attack(served: Served) -> None:
+    # Connections that send nothing, held open while every other attack runs.
+    held_open = asyncio.create_task(socket_attacks.idle_and_trickling(served.port))
+    async with httpx.AsyncClient(base_url=served.base_url, timeout=30) as client:
         attacker = Attacker(client)
         root = await attacker.token(ROOT)
         await takeover_by_reused_id(attacker)
@@ -271,16 +293,25 @@ async def attack(base_url: str) -> None:
         await login_attacks.spraying_many_accounts(client)
         await login_attacks.rotating_ipv6(client, PASSWORD)
         await login_attacks.forwarded_values_that_are_no_address(client, PASSWORD)
+    await socket_attacks.huge_heads(served.port, served.pid)
+    await held_open
 
 
 def weak_key_refused(env: dict[str, str]) -> None:
     """6. An obviously weak SECRET_KEY: the app does not start, and says why."""
-    weak = {**env, "SECRET_KEY": "a" * 32}
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(free_port())]
-    result = subprocess.run(command, env=weak, capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0, "started with SECRET_KEY=aaaa..."
-    assert "SECRET_KEY" in result.stderr, result.stderr[-2000:]
+    refused_at_start({**env, "SECRET_KEY": "a" * 32}, "SECRET_KEY")
     log("6. SECRET_KEY of 32 × 'a': refused at start-up")
+
+
+def forwarded_addresses_believed_only_from_the_proxy(env: dict[str, str]) -> None:
+    """16. Production told to believe every caller's X-Forwarded-For does not
+    start; behind a proxy at another address, a new forwarded address per
+    guess changes nothing."""
+    refused_at_start({**env, "FORWARDED_ALLOW_IPS": "*"}, "FORWARDED_ALLOW_IPS")
+    with uvicorn({**env, "FORWARDED_ALLOW_IPS": "192.0.2.1"}) as served:
+        asyncio.run(
+            login_attacks.rotating_forwarded_for(served.base_url, PASSWORD)
+        )
 
 
 async def tokens_on_every_worker(base_url: str) -> None:
@@ -304,8 +335,8 @@ def development_workers_share_a_key(env: dict[str, str]) -> None:
         development = {
             key: value for key, value in env.items() if key != "SECRET_KEY"
         } | {"ENVIRONMENT": "development", "XDG_DATA_HOME": data_home}
-        with uvicorn(development, "--workers", "2") as base_url:
-            asyncio.run(tokens_on_every_worker(base_url))
+        with uvicorn(development, "--workers", "2") as served:
+            asyncio.run(tokens_on_every_worker(served.base_url))
     log("6. development, two workers, no SECRET_KEY: a token works on both")
 
 
@@ -331,16 +362,17 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     started = datetime.now(UTC)
-    with uvicorn(env) as base_url:
-        asyncio.run(attack(base_url))
+    with uvicorn(env) as served:
+        asyncio.run(attack(served))
     # The flood at the production hashing costs, which are what it is about.
     production = {name: value for name, value in env.items() if name not in CHEAP_HASHING}
-    with uvicorn(production) as base_url:
+    with uvicorn(production) as served:
         flood = login_attacks.a_login_flood_beside_other_users(
-            base_url, PASSWORD, sqlite=database_url.startswith("sqlite")
+            served.base_url, PASSWORD, sqlite=database_url.startswith("sqlite")
         )
         asyncio.run(flood)
     weak_key_refused(env)
+    forwarded_addresses_believed_only_from_the_proxy(env)
     development_workers_share_a_key(env)
     seconds = (datetime.now(UTC) - started).total_seconds()
     log(f"every attack refused ({seconds:.1f} s)")

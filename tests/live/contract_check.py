@@ -5,8 +5,8 @@ variants, PyJWT), from the project's directory:
 
     python contract_check.py DATABASE_URL [--workers N]
 
-It starts `uvicorn app.main:app` on a free loopback port against DATABASE_URL (an
-empty database), drives the rows of CONTRACT.md that apply to the variant (the JWT
+It starts uvicorn as the project's image does (its Dockerfile's CMD) on a free
+loopback port against DATABASE_URL (an empty database), drives the rows of CONTRACT.md that apply to the variant (the JWT
 rows when the app serves /api/v1/auth/token), and exits non-zero on the first
 broken promise. With `--workers N`, uvicorn runs N processes on the one database:
 the same contract, its 100 parallel creates and 20-way email race included, and
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from serving import free_port, wait_until_serving
+from serving import free_port, image_command, wait_until_serving
 
 from contract_api import (
     ITEMS, PASSWORD, SECRET_KEY, SUPERUSER, TOKEN, USERS, Api, expect,
@@ -310,9 +310,8 @@ def main() -> None:
             env={**env, "SUPERUSER_PASSWORD": PASSWORD},
             check=True,
         )
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port)]
-    if workers > 1:
-        command += ["--workers", str(workers)]
+    # As the project's image serves it.
+    command = image_command(port, *(["--workers", str(workers)] if workers > 1 else []))
     # The server's log goes to a file, read at the end (not into this output).
     log = tempfile.TemporaryFile(mode="w+")
     server = subprocess.Popen(command, env=env, stderr=log)

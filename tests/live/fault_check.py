@@ -35,7 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from database_locks import DatabaseLock, PostgresLock, SQLiteLock  # noqa: E402
 from postgres_server import PostgresServer  # noqa: E402
-from serving import free_port, wait_until_serving  # noqa: E402
+from serving import free_port, image_command, wait_until_serving  # noqa: E402
 
 USERS = "/api/v1/users"
 TOKEN = "/api/v1/auth/token"
@@ -75,10 +75,7 @@ class Uvicorn:
             "PASSWORD_HASH_MEMORY_COST": "8",
             "PASSWORD_HASH_PARALLELISM": "1",
         }
-        command = [
-            sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(self.port),
-            "--no-access-log",
-        ]
+        command = image_command(self.port, "--no-access-log")
         # A file, not a pipe: a pipe nobody reads fills up and stalls uvicorn.
         self.log = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(command, env=env, stderr=self.log)

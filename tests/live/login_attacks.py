@@ -1,10 +1,11 @@
 """The second security review's attacks on logging in, replayed over real HTTP
 by attack_check.py: guesses spread over many addresses or many accounts, IPv6
 rotation, forwarded values that are no address, and a login flood beside other
-users' reads.
+users' reads; and forwarded addresses from a caller that is not the proxy.
 
-The server trusts X-Forwarded-For from 127.0.0.1 (uvicorn's default), where
-this check calls from: each forwarded value stands for another client.
+The server of cases 9-13 trusts X-Forwarded-For from 127.0.0.1 (uvicorn's
+default), where this check calls from: each forwarded value stands for another
+client. Case 16's server trusts another address only.
 """
 
 import asyncio
@@ -92,6 +93,21 @@ async def forwarded_values_that_are_no_address(
     # They are one client: another such value is held back with them.
     expect(await guess(client, "odd@x.io", password, "x" * 8000), 429)
     log("12. forwarded values of 300 B to 8 KB that are no address: one client, no 500")
+
+
+async def rotating_forwarded_for(base_url: str, password: str) -> None:
+    """16. Guesses from a caller that is not the server's proxy, each naming
+    another address in X-Forwarded-For: all are this caller's."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        await register(client, "rotated@x.io", password)
+        statuses = [
+            (await guess(client, "rotated@x.io", "wrong", f"198.51.100.{n}")).status_code
+            for n in range(1, 11)
+        ]
+        assert statuses == [401] * PER_CLIENT_AND_EMAIL + [429] * 5, statuses
+        expect(await guess(client, "rotated@x.io", password, "198.51.100.99"), 429)
+    log("16. FORWARDED_ALLOW_IPS='*' refused in production; from a caller that is "
+        "not the proxy, ten forwarded addresses: 5 × 401, then 429")
 
 
 async def a_login_flood_beside_other_users(

@@ -1,11 +1,16 @@
-"""What the live checks share: a free loopback port, and waiting for uvicorn.
+"""What the live checks share: a free loopback port, uvicorn started as the
+project's image starts it, and waiting for it to serve.
 
 Standard library at import time, like postgres_server.py, which imports it.
 """
 
+import json
+import re
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 START_TIMEOUT = 30.0
 
@@ -30,3 +35,14 @@ def wait_until_serving(server: subprocess.Popen[bytes], url: str) -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("uvicorn did not start") from None
             time.sleep(0.2)
+
+
+def image_command(port: int, *options: str) -> list[str]:
+    """The CMD of the project's Dockerfile (the current directory's), run with
+    this Python, on 127.0.0.1:`port`, with `options` added."""
+    dockerfile = Path("Dockerfile").read_text()
+    *_, last = re.finditer(r"^CMD (\[.*?\])\s*$", dockerfile, re.M | re.S)
+    command: list[str] = json.loads(last.group(1).replace("\\\n", ""))
+    for option, value in (("--host", "127.0.0.1"), ("--port", str(port))):
+        command[command.index(option) + 1] = value
+    return [sys.executable, "-m", *command, *options]

@@ -1,0 +1,128 @@
+"""How uvicorn speaks HTTP for this service: its httptools protocol, with the two
+bounds on a request's head (its request line and headers) that it lacks.
+
+- The head must fit in REQUEST_HEAD_MAX_BYTES, or the caller gets 431 and the
+  connection is closed before the app sees anything: without it, one header of
+  any size is read into memory whole.
+- The head must arrive within REQUEST_HEAD_TIMEOUT_SECONDS of the connection
+  opening or of the previous response, or the connection is closed: without it,
+  a client that sends nothing, or a byte now and then, holds its connections
+  open for as long as it likes.
+
+The image and the README serve the app with it:
+
+    uvicorn app.main:app --http app.server:BoundedHttpProtocol
+"""
+
+import asyncio
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# Browsers send a few KiB; a JWT adds one. nginx and Node.js allow 8-16 KiB.
+REQUEST_HEAD_MAX_BYTES = 16 * 1024
+REQUEST_HEAD_TIMEOUT_SECONDS = 10.0
+# How long what a caller sends after its 431 is still read (and dropped).
+DISCARD_SECONDS = 2.0
+
+TOO_LARGE_BODY = b"Request header fields too large"
+TOO_LARGE = b"".join(
+    [
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+        b"content-type: text/plain; charset=utf-8\r\n",
+        b"content-length: %d\r\n" % len(TOO_LARGE_BODY),
+        b"connection: close\r\n\r\n",
+        TOO_LARGE_BODY,
+    ]
+)
+
+
+class BoundedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with a size and a time limit on each head."""
+
+    head_max_bytes = REQUEST_HEAD_MAX_BYTES
+    head_timeout_seconds = REQUEST_HEAD_TIMEOUT_SECONDS
+
+    # Set while a head is awaited: the timer that closes the connection.
+    head_deadline: asyncio.TimerHandle | None = None
+    # What has come since, counted as it arrives: it bounds the memory of a
+    # head that has not ended yet.
+    head_bytes_received = 0
+    # The request line and headers as parsed: the bound of a whole head.
+    head_size = 0
+    # After a 431: what else comes is dropped unread.
+    discarding = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.head_arrived()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.discarding:
+            return
+        super().data_received(data)
+        if self.head_deadline is None or self.transport.is_closing():
+            return
+        self.head_bytes_received += len(data)
+        if self.head_bytes_received > self.head_max_bytes:
+            self.refuse_head()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.head_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self.head_size += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        super().on_header(name, value)
+        self.head_size += len(name) + len(value) + 4  # ": " and CRLF
+
+    def on_headers_complete(self) -> None:
+        if self.discarding:
+            return
+        self.head_arrived()
+        if self.head_size > self.head_max_bytes:
+            self.refuse_head()
+        else:
+            super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self.discarding:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self.discarding:
+            super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # The next head is awaited unless one has come already (pipelining).
+        if not self.transport.is_closing() and self.cycle.response_complete:
+            self.await_head()
+
+    def await_head(self) -> None:
+        self.head_arrived()
+        self.head_bytes_received = 0
+        self.head_deadline = self.loop.call_later(
+            self.head_timeout_seconds, self.transport.close
+        )
+
+    def head_arrived(self) -> None:
+        if self.head_deadline is not None:
+            self.head_deadline.cancel()
+            self.head_deadline = None
+
+    def refuse_head(self) -> None:
+        """Answer 431, then read and drop what the caller still sends for a
+        while, so that it reads the answer before the connection closes."""
+        self.head_arrived()
+        self.discarding = True
+        self.transport.write(TOO_LARGE)
+        if self.transport.can_write_eof():  # not over TLS
+            self.transport.write_eof()
+        self.loop.call_later(DISCARD_SECONDS, self.transport.close)
