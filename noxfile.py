@@ -138,6 +138,7 @@ TEMPLATE_TOOLS = (
     *EVERY_VARIANTS_DEPENDENCIES,
     # What the update tests need to run an updated project's own tests.
     "httpx>=0.28", "pytest-asyncio>=1.0", "pytest-cov>=6.0", "kubernetes-validate>=1.33",
+    "uvicorn[standard]>=0.32",
     # Most tests wait on copier, git or a rendered project's own tests.
     "pytest-xdist>=3.6",
 )

@@ -24,6 +24,8 @@ import jwt
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DOCS = ROOT / "docs"
+sys.path.insert(0, str(ROOT / "tests/live"))
+from serving import image_command  # noqa: E402
 
 USERS = 20
 ITEMS = 2000
@@ -39,6 +41,8 @@ WORKLOADS = {
 }
 CEILING, FLOOR, PEER = "ceiling", "naive", "fullstack"
 MODULES = {CEILING: "ceiling_app", FLOOR: "naive_app", PEER: "fullstack_app"}
+# The name of a variant served again by plain `uvicorn app.main:app` ends so.
+PLAIN_UVICORN = "-plain-uvicorn"
 
 
 def log(message: str) -> None:
@@ -54,6 +58,9 @@ class App:
     driver: str
     jwt: bool
     kind: str  # "variant", CEILING, FLOOR or PEER
+    # A variant is served as its image serves it, unless this says "plain
+    # `uvicorn app.main:app`" (what the image's server options cost).
+    plain_uvicorn: bool = False
     directory: Path | None = None
     database_url: str = ""
     port: int = 0
@@ -178,20 +185,22 @@ def start(app: App) -> None:
     env = clean_env(
         DATABASE_URL=app.database_url, SECRET_KEY=SECRET_KEY, LOG_LEVEL="WARNING"
     )
-    command = [
-        "uvicorn", "app.main:app", "--port", str(app.port), "--no-access-log",
-        "--log-level", "warning",
-    ]
+    options = ["--no-access-log", "--log-level", "warning"]
     if app.kind == "variant":
         assert app.directory is not None
-        executable = [str(app.directory / ".venv/bin/python"), "-m"]
+        python = str(app.directory / ".venv/bin/python")
+        if app.plain_uvicorn:
+            command = [python, "-m", "uvicorn", "app.main:app", "--port", str(app.port)]
+            command += options
+        else:
+            command = image_command(app.port, *options, project=app.directory, python=python)
         cwd = app.directory
     else:
-        command[1] = f"{MODULES[app.kind]}:app"
-        executable = [sys.executable, "-m"]
+        module = f"{MODULES[app.kind]}:app"
+        command = [sys.executable, "-m", "uvicorn", module, "--port", str(app.port), *options]
         cwd = BENCH
         env["BENCH_JWT"] = "1" if app.jwt else "0"
-    app.process = subprocess.Popen([*executable, *command], cwd=cwd, env=env)
+    app.process = subprocess.Popen(command, cwd=cwd, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if app.process.poll() is not None:

@@ -8,7 +8,18 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from apps import CEILING, CONNECTIONS, DOCS, FLOOR, ITEMS, PEER, USERS, WORKLOADS, App
+from apps import (
+    CEILING,
+    CONNECTIONS,
+    DOCS,
+    FLOOR,
+    ITEMS,
+    PEER,
+    PLAIN_UVICORN,
+    USERS,
+    WORKLOADS,
+    App,
+)
 from load import Sample
 
 
@@ -159,7 +170,8 @@ reference apps measured in the same run on the same machine:
   many teams pick today (`bench/fullstack_app.py`): a synchronous SQLModel session over
   psycopg, plain `def` endpoints in FastAPI's thread pool. Every variant must beat it.
 
-Each app is served by uvicorn with one worker, on its own database seeded through
+Each app is served by uvicorn with one worker (a variant as its image serves it:
+the Dockerfile's options), on its own database seeded through
 its own API with {users} users and {items} items, and driven by
 [wrk](https://github.com/wg/wrk) at {connections} connections. JWT variants and the
 `-jwt` reference apps send a valid bearer token, and list and read only the
@@ -184,6 +196,15 @@ each miss.
 Reported on their own: SQLite has no server to compare with.
 
 {sqlite}
+
+## What the image's server options cost
+
+The image runs uvicorn with `--http app.server:BoundedHttpProtocol` (uvicorn's
+httptools protocol, with a size limit and a deadline on each request's head),
+`--timeout-keep-alive 5` and `--limit-concurrency 1000`. One variant per driver is
+measured again in the same run served by plain `uvicorn app.main:app`:
+
+{serving}
 
 ## What the data layers do for speed
 
@@ -266,6 +287,25 @@ chart; `bench/run.py --help` lists its options.
 """
 
 
+def serving_table(results: list[Result]) -> str:
+    """Each variant measured both ways: as its image serves it, and by plain
+    uvicorn (the app named with PLAIN_UVICORN)."""
+    by_key = {(result.app, result.workload): result for result in results}
+    lines = [
+        "| variant | workload | image req/s | plain req/s | image × plain |",
+        "|---|---|--:|--:|--:|",
+    ]
+    for plain in results:
+        if not plain.app.endswith(PLAIN_UVICORN):
+            continue
+        image = by_key[plain.app.removesuffix(PLAIN_UVICORN), plain.workload]
+        lines.append(
+            f"| {image.app} | {WORKLOADS[plain.workload]} | {image.rps:,.0f} "
+            f"| {plain.rps:,.0f} | {image.rps / plain.rps:.2f}× |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def write_docs(
     results: list[Result], rounds: int, seconds: float, chart_name: str
 ) -> None:
@@ -283,5 +323,6 @@ def write_docs(
             chart=chart_name,
             postgres=table(postgres) if postgres else "Not measured in this run.",
             sqlite=table(sqlite) if sqlite else "Not measured in this run.",
+            serving=serving_table(results) or "Not measured in this run.",
         )
     )

@@ -30,6 +30,7 @@ from apps import (
     FLOOR,
     ORMS,
     PEER,
+    PLAIN_UVICORN,
     App,
     create_database,
     create_schema,
@@ -80,6 +81,13 @@ def main() -> None:
     ]
     if args.only:
         variants = [v for v in variants if any(part in v.name for part in args.only)]
+    # What the image's server options cost: one variant per driver, served
+    # again by plain uvicorn.
+    plain = [
+        App(v.name + PLAIN_UVICORN, v.driver, v.jwt, "variant", plain_uvicorn=True)
+        for v in variants
+        if v.name.startswith("sqlalchemy-") and not v.jwt
+    ]
     references = [] if args.no_references else [
         App(f"{kind}-{mode}", "asyncpg", mode == "jwt", kind)
         for kind in (CEILING, FLOOR, PEER)
@@ -91,6 +99,9 @@ def main() -> None:
         app.directory = render(app, args.workdir)
         render_seconds.append(time.monotonic() - started)
         log(f"rendered and synced {app.name} in {render_seconds[-1]:.1f} s")
+    for twin in plain:
+        twin.directory = args.workdir / twin.name.removesuffix(PLAIN_UVICORN)
+    variants += plain
     for app in [*variants, *references]:
         if app.driver == "asyncpg":
             app.database_url = asyncio.run(
@@ -98,7 +109,7 @@ def main() -> None:
             )
         else:
             assert app.directory is not None
-            app.database_url = f"sqlite+aiosqlite:///{app.directory / 'bench.db'}"
+            app.database_url = f"sqlite+aiosqlite:///{app.directory / app.name}.db"
         if app.kind == "variant":
             create_schema(app)
         elif app.kind == CEILING:

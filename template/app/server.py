@@ -18,7 +18,8 @@ import asyncio
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-# Browsers send a few KiB; a JWT adds one. nginx and Node.js allow 8-16 KiB.
+# Browsers send a few KiB, cookies and credentials included; nginx and Node.js
+# allow 8-16 KiB.
 REQUEST_HEAD_MAX_BYTES = 16 * 1024
 REQUEST_HEAD_TIMEOUT_SECONDS = 10.0
 # How long what a caller sends after its 431 is still read (and dropped).

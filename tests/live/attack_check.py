@@ -40,14 +40,19 @@ import jwt
 sys.path.insert(0, str(Path(__file__).parent))
 import login_attacks  # noqa: E402
 import socket_attacks  # noqa: E402
+from attack_api import (  # noqa: E402
+    ITEMS,
+    LOGOUT,
+    PASSWORD,
+    TOKEN,
+    USERS,
+    Attacker,
+    bearer,
+    log,
+)
 from contract_api import expect  # noqa: E402
 from serving import free_port, image_command, wait_until_serving  # noqa: E402
 
-USERS = "/api/v1/users"
-ITEMS = "/api/v1/items"
-TOKEN = "/api/v1/auth/token"
-LOGOUT = "/api/v1/auth/logout"
-PASSWORD = "attack-check-password"
 SECRET_KEY = secrets.token_urlsafe(32)
 ROOT = "root@x.io"
 # Cheap hashing: the attacks are about what is refused, not how slowly.
@@ -56,14 +61,6 @@ CHEAP_HASHING = {
     "PASSWORD_HASH_MEMORY_COST": "8",
     "PASSWORD_HASH_PARALLELISM": "1",
 }
-
-
-def log(message: str) -> None:
-    print(f"attack check: {message}", flush=True)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass
@@ -97,24 +94,6 @@ def refused_at_start(env: dict[str, str], variable: str) -> None:
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0, f"started with {variable}={env[variable]!r}"
     assert variable in result.stderr, result.stderr[-2000:]
-
-
-class Attacker:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self.client = client
-
-    async def register(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
-        body = {"email": email, "full_name": "U", "password": password}
-        return dict(expect(await self.client.post(USERS, json=body), 201))
-
-    async def token(self, email: str, password: str = PASSWORD) -> str:
-        form = {"username": email, "password": password}
-        token: str = expect(await self.client.post(TOKEN, data=form), 200)["access_token"]
-        return token
-
-    async def status(self, method: str, path: str, token: str, **kwargs: Any) -> int:
-        response = await self.client.request(method, path, headers=bearer(token), **kwargs)
-        return response.status_code
 
 
 async def takeover_by_reused_id(attacker: Attacker) -> None:

@@ -16,10 +16,9 @@ from typing import Any
 
 import httpx
 
+from attack_api import TOKEN, USERS, Attacker, log
 from contract_api import expect
 
-TOKEN = "/api/v1/auth/token"
-USERS = "/api/v1/users"
 # The rendered app's defaults, which the check's server keeps.
 PER_CLIENT_AND_EMAIL = 5
 PER_ACCOUNT = 20
@@ -30,10 +29,6 @@ HASHING_BUSY = "Too many password checks at once; try again shortly"
 SATURATED = {(503, "Database unavailable")}
 
 
-def log(message: str) -> None:
-    print(f"attack check: {message}", flush=True)
-
-
 async def guess(
     client: httpx.AsyncClient, email: str, password: str, forwarded_for: str
 ) -> httpx.Response:
@@ -42,8 +37,7 @@ async def guess(
 
 
 async def register(client: httpx.AsyncClient, email: str, password: str) -> None:
-    body = {"email": email, "full_name": "U", "password": password}
-    expect(await client.post(USERS, json=body), 201)
+    await Attacker(client).register(email, password)
 
 
 async def guesses_from_many_addresses(client: httpx.AsyncClient, password: str) -> None:

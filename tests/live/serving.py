@@ -37,12 +37,14 @@ def wait_until_serving(server: subprocess.Popen[bytes], url: str) -> None:
             time.sleep(0.2)
 
 
-def image_command(port: int, *options: str) -> list[str]:
-    """The CMD of the project's Dockerfile (the current directory's), run with
-    this Python, on 127.0.0.1:`port`, with `options` added."""
-    dockerfile = Path("Dockerfile").read_text()
+def image_command(
+    port: int, *options: str, project: Path = Path(), python: str = sys.executable
+) -> list[str]:
+    """The CMD of the `project`'s Dockerfile, run with `python`, on
+    127.0.0.1:`port`, with `options` added."""
+    dockerfile = (project / "Dockerfile").read_text()
     *_, last = re.finditer(r"^CMD (\[.*?\])\s*$", dockerfile, re.M | re.S)
     command: list[str] = json.loads(last.group(1).replace("\\\n", ""))
     for option, value in (("--host", "127.0.0.1"), ("--port", str(port))):
         command[command.index(option) + 1] = value
-    return [sys.executable, "-m", *command, *options]
+    return [python, "-m", *command, *options]

@@ -9,16 +9,14 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+from attack_api import log
+
 # app/server.py's REQUEST_HEAD_MAX_BYTES and REQUEST_HEAD_TIMEOUT_SECONDS.
 HEAD_MAX_BYTES = 16 * 1024
 HEAD_TIMEOUT = 10.0
 # How much later than the timeout a busy machine may close a connection.
 SLACK = 5.0
 MIB = 1024 * 1024
-
-
-def log(message: str) -> None:
-    print(f"attack check: {message}", flush=True)
 
 
 def resident_mib(pid: int) -> float:
