@@ -43,13 +43,13 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     head_max_bytes = REQUEST_HEAD_MAX_BYTES
     head_timeout_seconds = REQUEST_HEAD_TIMEOUT_SECONDS
 
-    # Set while a head is awaited: the timer that closes the connection.
-    head_deadline: asyncio.TimerHandle | None = None
-    # What has come since, counted as it arrives: it bounds the memory of a
-    # head that has not ended yet.
+    # Whether a head is awaited, since when, and how much has come since.
+    head_pending = False
+    head_since = 0.0
     head_bytes_received = 0
-    # The request line and headers as parsed: the bound of a whole head.
-    head_size = 0
+    # One timer per connection, not one per request: when it fires, it closes
+    # the connection if a head is overdue, or sets itself for the next deadline.
+    head_timer: asyncio.TimerHandle | None = None
     # After a 431: what else comes is dropped unread.
     discarding = False
 
@@ -58,36 +58,28 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.head_arrived()
+        if self.head_timer is not None:
+            self.head_timer.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self.discarding:
             return
+        if self.head_pending:
+            self.head_bytes_received += len(data)
         super().data_received(data)
-        if self.head_deadline is None or self.transport.is_closing():
-            return
-        self.head_bytes_received += len(data)
-        if self.head_bytes_received > self.head_max_bytes:
+        # Still no whole head: what has come of it counts against the limit.
+        if self.head_pending and self.head_bytes_received > self.head_max_bytes:
             self.refuse_head()
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.head_size = 0
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        self.head_size += len(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        super().on_header(name, value)
-        self.head_size += len(name) + len(value) + 4  # ": " and CRLF
 
     def on_headers_complete(self) -> None:
         if self.discarding:
             return
-        self.head_arrived()
-        if self.head_size > self.head_max_bytes:
+        self.head_pending = False
+        # Only when more than the limit has come can the head be over it.
+        if self.head_bytes_received > self.head_max_bytes and self.head_size() > (
+            self.head_max_bytes
+        ):
             self.refuse_head()
         else:
             super().on_headers_complete()
@@ -106,22 +98,35 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if not self.transport.is_closing() and self.cycle.response_complete:
             self.await_head()
 
-    def await_head(self) -> None:
-        self.head_arrived()
-        self.head_bytes_received = 0
-        self.head_deadline = self.loop.call_later(
-            self.head_timeout_seconds, self.transport.close
+    def head_size(self) -> int:
+        """The request line's target and headers as parsed, with their separators."""
+        return len(self.url) + sum(
+            len(name) + len(value) + 4 for name, value in self.headers
         )
 
-    def head_arrived(self) -> None:
-        if self.head_deadline is not None:
-            self.head_deadline.cancel()
-            self.head_deadline = None
+    def await_head(self) -> None:
+        self.head_pending = True
+        self.head_since = self.loop.time()
+        self.head_bytes_received = 0
+        if self.head_timer is None:
+            self.head_timer = self.loop.call_at(
+                self.head_since + self.head_timeout_seconds, self.check_head
+            )
+
+    def check_head(self) -> None:
+        self.head_timer = None
+        if not self.head_pending:
+            return  # a request is being answered; the next head sets the timer
+        deadline = self.head_since + self.head_timeout_seconds
+        if self.loop.time() >= deadline:
+            self.transport.close()
+        else:
+            self.head_timer = self.loop.call_at(deadline, self.check_head)
 
     def refuse_head(self) -> None:
         """Answer 431, then read and drop what the caller still sends for a
         while, so that it reads the answer before the connection closes."""
-        self.head_arrived()
+        self.head_pending = False
         self.discarding = True
         self.transport.write(TOO_LARGE)
         if self.transport.can_write_eof():  # not over TLS
