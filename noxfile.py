@@ -6,7 +6,7 @@
 how it runs is in tests/sessions/ (and tests/live/ for the checks over HTTP).
 
 `nox` runs the default sessions: `variants` (every variant of copier.yml, side by
-side), `template`, `fuzz` and `docs`, then prints each session's wall time.
+side, fuzzed too), `template` and `docs`, then prints each session's wall time.
 `nox -s sqlalchemy-asyncpg-jwt` (any variant's id) proves one variant alone; CI
 runs each variant that way, as a job of its matrix (`nox -l --json -t ci`).
 
@@ -84,8 +84,10 @@ atexit.register(_close_the_run)
 
 
 def prove(session: nox.Session, variants: list[Variant]) -> None:
+    # schemathesis and every variant's dependencies, for the fuzzing strand.
+    install(session, *FUZZ_TOOLS)
     workdir = Path(session.create_tmp()).resolve()
-    outcomes = check_all(variants, workdir, session.log)
+    outcomes = check_all(variants, workdir, session.log, Path(session.bin) / "python")
     failed = {name: why for name, why in outcomes.items() if why is not None}
     for name, why in failed.items():
         print(f"\n--- {name} failed ---\n{why}", file=sys.stderr)
@@ -93,21 +95,20 @@ def prove(session: nox.Session, variants: list[Variant]) -> None:
         session.error(f"Failed: {', '.join(failed)} (each step's output: {workdir}/*/logs)")
 
 
-@nox.session(venv_backend="none", tags=["variants"])
+@nox.session(tags=["variants"])
 @timed
 def variants(session: nox.Session) -> None:
     """Every variant at once, their steps sharing the cores: per variant, the last
     release with a team's edits updated to the working tree, its README's commands
     (tests with coverage, ruff, mypy), alembic up/down/up, the contract over HTTP
-    (four workers on PostgreSQL), the attacks (JWT), the faults, and the scripted
-    team's three updates."""
+    (four workers on PostgreSQL), the attacks (JWT), the faults, the scripted
+    team's three updates, and schemathesis against a plain render."""
     prove(session, VARIANTS)
 
 
 def register(variant: Variant) -> None:
     @nox.session(
-        name=variant.id, venv_backend="none", default=False,
-        tags=["ci", variant.orm, variant.driver],
+        name=variant.id, default=False, tags=["ci", variant.orm, variant.driver],
     )
     @timed
     def one_variant(session: nox.Session) -> None:
@@ -173,11 +174,12 @@ def pin_tooling(session: nox.Session) -> None:
     )
 
 
-@nox.session(tags=["fuzz", "ci"])
+@nox.session(default=False, tags=["fuzz"])
 @timed
 def fuzz(session: nox.Session) -> None:
     """schemathesis against every variant served by uvicorn on a real database:
-    no 5xx, every answer as the OpenAPI document says."""
+    no 5xx, every answer as the OpenAPI document says (`variants` and each variant's
+    session fuzz it too; this alone, for a quicker answer)."""
     install(session, *FUZZ_TOOLS)
     workdir = Path(session.create_tmp()).resolve()
     failed = fuzz_all(VARIANTS, Path(session.bin) / "python", workdir, session.log)

@@ -43,12 +43,16 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     head_max_bytes = REQUEST_HEAD_MAX_BYTES
     head_timeout_seconds = REQUEST_HEAD_TIMEOUT_SECONDS
 
-    # Whether a head is awaited, since when, and how much has come since.
-    head_pending = False
-    head_since = 0.0
+    # Bytes received since the last head ended, outside of bodies: they bound
+    # the memory a head that has not ended yet can take.
     head_bytes_received = 0
-    # One timer per connection, not one per request: when it fires, it closes
-    # the connection if a head is overdue, or sets itself for the next deadline.
+    # Whether the body of the latest request is still coming.
+    body_pending = False
+    # Whether a head is awaited after an answer (or a new connection), and since
+    # when. One timer per connection, not one per request: when it fires, it
+    # closes the connection if the head is overdue, or sets itself again.
+    head_awaited = False
+    head_awaited_since = 0.0
     head_timer: asyncio.TimerHandle | None = None
     # After a 431: what else comes is dropped unread.
     discarding = False
@@ -65,21 +69,19 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.discarding:
             return
-        if self.head_pending:
+        if not self.body_pending:
             self.head_bytes_received += len(data)
         super().data_received(data)
-        # Still no whole head: what has come of it counts against the limit.
-        if self.head_pending and self.head_bytes_received > self.head_max_bytes:
+        if not self.body_pending and self.head_bytes_received > self.head_max_bytes:
             self.refuse_head()
 
     def on_headers_complete(self) -> None:
         if self.discarding:
             return
-        self.head_pending = False
-        # Only when more than the limit has come can the head be over it.
-        if self.head_bytes_received > self.head_max_bytes and self.head_size() > (
-            self.head_max_bytes
-        ):
+        self.head_awaited = False
+        self.head_bytes_received = 0
+        self.body_pending = True
+        if self.head_size() > self.head_max_bytes:
             self.refuse_head()
         else:
             super().on_headers_complete()
@@ -91,11 +93,21 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         if not self.discarding:
             super().on_message_complete()
+            self.body_pending = False
+            self.await_next_head()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        # The next head is awaited unless one has come already (pipelining).
-        if not self.transport.is_closing() and self.cycle.response_complete:
+        self.await_next_head()
+
+    def await_next_head(self) -> None:
+        """Once the request has been read whole and answered, the next head is
+        awaited, unless it has come already (pipelining)."""
+        if (
+            self.cycle.response_complete
+            and not self.body_pending
+            and not self.transport.is_closing()
+        ):
             self.await_head()
 
     def head_size(self) -> int:
@@ -105,19 +117,18 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         )
 
     def await_head(self) -> None:
-        self.head_pending = True
-        self.head_since = self.loop.time()
-        self.head_bytes_received = 0
+        self.head_awaited = True
+        self.head_awaited_since = self.loop.time()
         if self.head_timer is None:
             self.head_timer = self.loop.call_at(
-                self.head_since + self.head_timeout_seconds, self.check_head
+                self.head_awaited_since + self.head_timeout_seconds, self.check_head
             )
 
     def check_head(self) -> None:
         self.head_timer = None
-        if not self.head_pending:
-            return  # a request is being answered; the next head sets the timer
-        deadline = self.head_since + self.head_timeout_seconds
+        if not self.head_awaited:
+            return  # a request is being answered; the next answer sets the timer
+        deadline = self.head_awaited_since + self.head_timeout_seconds
         if self.loop.time() >= deadline:
             self.transport.close()
         else:
@@ -126,7 +137,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def refuse_head(self) -> None:
         """Answer 431, then read and drop what the caller still sends for a
         while, so that it reads the answer before the connection closes."""
-        self.head_pending = False
+        self.head_awaited = False
         self.discarding = True
         self.transport.write(TOO_LARGE)
         if self.transport.can_write_eof():  # not over TLS

@@ -5,7 +5,8 @@ whole suite runs beside them: what `variants` does to them, made worse.
 
 Renders two variants (SQLite with JWT, whose writers take turns, and PostgreSQL
 with JWT), then runs the timing tests of both (`tests/test_faults.py`, the
-writers and the pool; `tests/test_login_throttle.py`) TIMES times (default 20)
+writers and the pool; `tests/test_login_throttle.py`; `tests/test_server.py`, the
+head deadlines) TIMES times (default 20)
 while a third render's whole suite runs in a loop beside them. Any failure ends it.
 """
 
@@ -21,7 +22,7 @@ from .jobs import Steps, in_parallel
 from .postgres import POSTGRES
 from .variants import Variant, render_plain, snapshot
 
-TIMING_TESTS = ("tests/test_faults.py", "tests/test_login_throttle.py")
+TIMING_TESTS = ("tests/test_faults.py", "tests/test_login_throttle.py", "tests/test_server.py")
 UNDER_TEST = (Variant("sqlalchemy", "aiosqlite", True), Variant("sqlmodel", "asyncpg", True))
 BESIDE = Variant("databases", "asyncpg", True)
 

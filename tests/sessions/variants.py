@@ -9,7 +9,8 @@ the machine's cores (jobs.py):
   and up with the CLI, the contract over real HTTP (and with four workers on
   PostgreSQL), the attacks (JWT), the faults;
 - the scripted team (team_scenario.py), whose tests and type checks of each
-  step run beside its next steps.
+  step run beside its next steps;
+- schemathesis against a plain render (fuzzing.py), when the session has it.
 
 With TEST_DATABASE_URL set there is one database, so all of it runs in turn.
 """
@@ -92,9 +93,12 @@ class VariantCheck:
     """Everything the default `nox` proves of one variant, in `workdir`."""
 
     def __init__(
-        self, variant: Variant, template: Path, workdir: Path, log: Callable[[str], None]
+        self, variant: Variant, template: Path, workdir: Path, log: Callable[[str], None],
+        fuzz_python: Path | None = None,
     ) -> None:
         self.variant = variant
+        self.fuzz_python = fuzz_python
+        self.log = log
         self.template = template
         self.workdir = workdir
         self.project = workdir / "project"
@@ -107,11 +111,23 @@ class VariantCheck:
     def run(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir.mkdir(parents=True)
+        strands = [self.updated_release, self.team]
+        if self.fuzz_python is not None:
+            strands.append(self.fuzz)
         if self.side_by_side:
-            in_parallel(self.updated_release, self.team)
+            in_parallel(*strands)
         else:
-            self.updated_release()
-            self.team()
+            for strand in strands:
+                strand()
+
+    def fuzz(self) -> None:
+        from .fuzzing import fuzz_one
+
+        assert self.fuzz_python is not None
+        fuzz_one(
+            self.variant, self.fuzz_python, self.template, self.workdir / "fuzz",
+            self.steps, self.log,
+        )
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {name: value for name, value in os.environ.items() if name != "VIRTUAL_ENV"}
@@ -246,17 +262,18 @@ class VariantCheck:
 
 
 def check_all(
-    variants: list[Variant], workdir: Path, log: Callable[[str], None]
+    variants: list[Variant], workdir: Path, log: Callable[[str], None],
+    fuzz_python: Path | None = None,
 ) -> dict[str, str | None]:
-    """Every variant's check, side by side (in turn with one database); for each,
-    None or why it failed."""
+    """Every variant's check, side by side (in turn with one database), fuzzed
+    with `fuzz_python`'s schemathesis when given; for each, None or why it failed."""
     template = snapshot(workdir / "template")
     outcomes: dict[str, str | None] = {}
 
     def check(variant: Variant) -> None:
         started = time.monotonic()
         try:
-            VariantCheck(variant, template, workdir / variant.id, log).run()
+            VariantCheck(variant, template, workdir / variant.id, log, fuzz_python).run()
         except StepFailed as failure:
             outcomes[variant.id] = str(failure)
             log(f"{variant.id}: FAILED after {time.monotonic() - started:.0f} s")
