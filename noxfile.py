@@ -48,6 +48,12 @@ nox.options.error_on_missing_interpreters = True
 
 VARIANTS = load_variants()
 
+# These sessions once ran without an environment of their own, and left a plain
+# folder where it now goes, which uv will not replace.
+for _name in ("variants", *(variant.id for variant in VARIANTS)):
+    if (ROOT / ".nox" / _name).is_dir() and not (ROOT / ".nox" / _name / "pyvenv.cfg").exists():
+        shutil.rmtree(ROOT / ".nox" / _name)
+
 
 def timed(function: Callable[[nox.Session], None]) -> Callable[[nox.Session], None]:
     """Record the session's wall time for the table that closes the run."""
