@@ -16,8 +16,9 @@ noxfile.py runs `run()` in each variant's session:
    `DATABASE_URL` for the new driver.
 
 After every step: no conflict marker and no `.rej` file, then `uv sync`, `alembic
-upgrade head` on the team's database (from `.env`), the project's tests, `ruff
-check`, `ruff format --check` and `mypy`. The tests and type checks of a step run
+upgrade head` on the team's database (from `.env`), the project's tests (the
+whole suite once per code: sessions/suite_once.py), `ruff check`, `ruff format
+--check` and `mypy`. The tests and type checks of a step run
 on a copy of the project as it stands then, in its own environment and on a test
 database of its own, beside the team's next steps (with one database to share,
 TEST_DATABASE_URL's, they run in turn). Plain functions, no pytest or nox.
@@ -34,10 +35,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reader import first_path, reader_environment, resource_steps, sh_block, sh_lines
-from sessions import coverage_once, environments, mypy_cache
+from sessions import environments, mypy_cache, suite_once
 from sessions.jobs import Background, Steps, scratch, slot
 
 ROOT = Path(__file__).parent.parent
+SCHEMA_OF = ROOT / "tests" / "sessions" / "schema_of.py"
 CONFLICT_MARKERS = ("<<<<<<<", ">>>>>>>")
 # A conflict Copier writes inline: the project's lines, then the template's.
 CONFLICT = re.compile(
@@ -284,18 +286,28 @@ class Team:
             with environments.lock_of(environment):
                 self.sh("uv sync --quiet", copy, f"{label}: uv sync", **env)
 
-            def pytest(coverage: bool) -> None:
+            # The schema this step's migrations build, on its empty test database.
+            schema_file = place / "schema.json"
+            self.sh(
+                f"uv run python {SCHEMA_OF} {schema_file}", copy,
+                f"{label}: the migrated schema", DATABASE_URL=test_database, **env,
+            )
+
+            def pytest(coverage: bool, tests: list[str] | None) -> None:
                 command = "uv run pytest -q -p no:cacheprovider"
+                if not coverage:
+                    command += " --no-cov"
                 with scratch(f"team-{label}") as temporary:
                     self.sh(
-                        command if coverage else f"{command} --no-cov", copy,
+                        " ".join([command, *(tests or [])]), copy,
                         f"{label}: pytest", TEST_DATABASE_URL=test_database,
                         # pytest's temporary files, apart from other runs'.
                         PYTEST_DEBUG_TEMPROOT=str(temporary), **env,
                     )
 
-            coverage_once.run_tests(
-                copy, f"{self.run_steps.unit}, team {label}", pytest, self.run_steps.log
+            suite_once.run_tests(
+                copy, schema_file.read_text(), f"{self.run_steps.unit}, team {label}",
+                pytest, self.run_steps.log,
             )
             self.sh(
                 "uv run ruff check . && uv run ruff format --check .", copy,
