@@ -24,12 +24,10 @@ database of its own, beside the team's next steps (with one database to share,
 TEST_DATABASE_URL's, they run in turn). Plain functions, no pytest or nox.
 """
 
-import os
 import re
 import secrets
 import shlex
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -388,18 +386,3 @@ def has_conflict_markers(path: Path) -> bool:
         return False
     return any(f"\n{marker}" in f"\n{text}" for marker in CONFLICT_MARKERS)
 
-
-if __name__ == "__main__":  # python tests/team_scenario.py TEMPLATE WORKDIR ORM DRIVER JWT
-    template_dir, work, orm_answer, driver_answer, jwt_answer = sys.argv[1:6]
-
-    def sqlite_or_env(driver: str, purpose: str) -> str:
-        if driver == "aiosqlite":
-            return f"sqlite+aiosqlite:///{Path(work).resolve() / f'{purpose}.db'}"
-        return os.environ[f"TEAM_{purpose.upper()}_DATABASE_URL"]
-
-    for name, seconds in run(
-        Path(template_dir).resolve(), Path(work).resolve(), orm_answer, driver_answer,
-        jwt_answer == "true", sqlite_or_env, Steps("team", Path(work) / "logs", print),
-        side_by_side="TEST_DATABASE_URL" not in os.environ,
-    ):
-        print(f"{name}: {seconds:.0f} s")
