@@ -1,13 +1,12 @@
 """The schema a project's migrations build, described for comparison (suite_once.py).
 
 Run from the project, in its environment, with DATABASE_URL naming a database
-it may wipe: `python schema_of.py OUTPUT`. It drops every table there (as the
-project's tests do), upgrades the database to head with the project's alembic.ini
-and writes every table's columns, keys, indexes and
+it may wipe: `python schema_of.py OUTPUT`. With the project's own test helpers
+(tests/schema.py) it drops every table there, upgrades the database to head with
+the project's alembic.ini and writes every table's columns, keys, indexes and
 constraints to OUTPUT as JSON, in a stable order.
 """
 
-import asyncio
 import json
 import os
 import sys
@@ -16,9 +15,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def describe(connection: Connection) -> dict[str, Any]:
@@ -36,25 +34,12 @@ def describe(connection: Connection) -> dict[str, Any]:
     }
 
 
-def drop_every_table(connection: Connection) -> None:
-    tables = MetaData()
-    tables.reflect(connection)
-    tables.drop_all(connection)
-
-
-async def on_database(url: str, function: Any) -> Any:
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as connection:
-            return await connection.run_sync(function)
-    finally:
-        await engine.dispose()
-
-
 if __name__ == "__main__":
-    sys.path.insert(0, os.getcwd())  # the project's `app`, for its migrations
+    sys.path.insert(0, os.getcwd())  # the project's `app` and `tests`
+    from tests.schema import drop_all_tables, run, run_sync
+
     url = os.environ["DATABASE_URL"]
-    asyncio.run(on_database(url, drop_every_table))
+    run(drop_all_tables(url))
     command.upgrade(Config("alembic.ini"), "head")
-    schema = asyncio.run(on_database(url, describe))
+    schema = run(run_sync(url, describe))
     Path(sys.argv[1]).write_text(json.dumps(schema, indent=1, sort_keys=True, default=str))
