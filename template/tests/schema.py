@@ -1,12 +1,13 @@
 """Direct work on the test database, below the application."""
 
 import asyncio
+import functools
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, MetaData, pool, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.models import metadata
 
@@ -20,14 +21,18 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+@functools.cache
+def engine_for(database_url: str) -> AsyncEngine:
+    # One engine per database for the run: it learns the server once, and
+    # without a pool (NullPool) it keeps no connection tied to the event loop
+    # of the test that opened it.
+    return create_async_engine(database_url, poolclass=pool.NullPool)
+
+
 async def run_sync(database_url: str, function: Callable[[Connection], T]) -> T:
     """Call `function` with a connection to the database, in one transaction."""
-    engine = create_async_engine(database_url, poolclass=pool.NullPool)
-    try:
-        async with engine.begin() as connection:
-            return await connection.run_sync(function)
-    finally:
-        await engine.dispose()
+    async with engine_for(database_url).begin() as connection:
+        return await connection.run_sync(function)
 
 
 async def execute(database_url: str, *statements: str) -> list[Any]:
