@@ -21,6 +21,8 @@ SECURITY_HEADERS = [
 ]
 TOO_LARGE = "Content Too Large"
 REQUEST_ID_HEADER = "X-Request-ID"
+# ASGI names headers in lower-case bytes.
+REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode()
 # A caller's request id is kept when it cannot forge or break a log line:
 # letters, digits and a little punctuation, as UUIDs and trace ids have.
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -30,9 +32,10 @@ request_id: ContextVar[str] = ContextVar("request_id", default="-")
 access_logger = logging.getLogger("app.access")
 
 
-class RequestId:
+class ResponseHeaders:
     """Gives every HTTP request an id: the caller's X-Request-ID when it is a
-    sane value, a new UUID otherwise. Every response carries it back."""
+    sane value, a new UUID otherwise. Every response carries it back, with
+    SECURITY_HEADERS."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -45,30 +48,11 @@ class RequestId:
         value = given if SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         # Each request runs in a task of its own, with its own copy of this.
         request_id.set(value)
-        header = (REQUEST_ID_HEADER.lower().encode(), value.encode())
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
-
-
-class SecurityHeaders:
-    """Adds SECURITY_HEADERS to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+        headers = [(REQUEST_ID_KEY, value.encode()), *SECURITY_HEADERS]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", ()), *headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
