@@ -96,12 +96,17 @@ def migration_heads(project: Path) -> list[str]:
     return [line.split()[0] for line in result.stdout.splitlines()]
 
 
-def run_project_tests(project: Path, database_url: str) -> None:
+def run_migration_tests(project: Path, database_url: str) -> None:
+    """The project's tests of its migrations, on the history this update made.
+    Its whole suite after each of these updates (jwt on, off, on again; SQLite
+    to PostgreSQL) is the variant sessions' proof: their scripted team makes
+    them on a project of its own and runs it there."""
     # The template session's environment holds every variant's dependencies.
-    # Coverage of each variant's code is the variant sessions' proof; here the
-    # point is that every test passes.
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov"],
+        [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov",
+            "tests/test_migrations.py",
+        ],
         cwd=project,
         env={**os.environ, "TEST_DATABASE_URL": database_url},
         capture_output=True,
@@ -150,7 +155,7 @@ def test_an_update_can_turn_jwt_on_and_keeps_the_users(
     with sqlite3.connect(database) as connection:
         rows = connection.execute("SELECT email, password_hash FROM users").fetchall()
     assert rows == [("ada@example.com", "")]
-    run_project_tests(project, database_url)
+    run_migration_tests(project, database_url)
 
 
 def test_turning_jwt_off_and_on_again_keeps_one_history_and_the_users(
@@ -192,7 +197,7 @@ def test_turning_jwt_off_and_on_again_keeps_one_history_and_the_users(
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
     assert not columns & {"password_hash", "is_superuser", "security_stamp"}
     assert "login_attempts" not in tables
-    run_project_tests(project, tests_database_url)
+    run_migration_tests(project, tests_database_url)
     commit_all(project, "JWT off")
 
     update(project, jwt=True)
@@ -205,7 +210,7 @@ def test_turning_jwt_off_and_on_again_keeps_one_history_and_the_users(
     with sqlite3.connect(database) as connection:
         rows = connection.execute("SELECT email, password_hash FROM users").fetchall()
     assert rows == [("ada@example.com", "")]
-    run_project_tests(project, tests_database_url)
+    run_migration_tests(project, tests_database_url)
 
 
 def test_an_update_can_move_to_postgresql(template: Path, tmp_path: Path) -> None:
@@ -225,7 +230,7 @@ def test_an_update_can_move_to_postgresql(template: Path, tmp_path: Path) -> Non
     assert_cleanly_merged(files)
     expected = fresh_render(template, tmp_path / "expected", **answers, driver="asyncpg")
     assert files == project_files(expected)
-    run_project_tests(project, database_url)
+    run_migration_tests(project, database_url)
 
 
 # The template just before the security release (ids reused on SQLite, tokens
