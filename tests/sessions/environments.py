@@ -12,24 +12,38 @@ bytecode is written once, and each process that starts there imports faster.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent.parent
 ENVIRONMENTS = ROOT / ".nox" / "environments"
-DEPENDENCIES = ("pyproject.toml", "uv.lock")
 
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 _locks_lock = threading.Lock()
 
 
+def dependencies_of(project: Path) -> bytes:
+    """What decides the packages of `project`'s environment: its pyproject.toml,
+    and the packages its uv.lock pins. Not the lock's list of the Python
+    versions it resolved apart (`resolution-markers` at its top), which uv keeps
+    from the lock it updated: a project that turned `jwt` off and a fresh one
+    pin the same packages under different such lists."""
+    pyproject = project / "pyproject.toml"
+    lock = project / "uv.lock"
+    pinned = b"-"
+    if lock.exists():
+        resolution = tomllib.loads(lock.read_text())
+        resolution.pop("resolution-markers", None)
+        pinned = json.dumps(resolution, sort_keys=True).encode()
+    return pyproject.read_bytes() + b"\0" + pinned
+
+
 def environment_of(project: Path) -> Path:
     """The environment for `project`'s dependencies."""
-    digest = hashlib.sha256()
-    for name in DEPENDENCIES:
-        path = project / name
-        digest.update(path.read_bytes() if path.exists() else b"-")
+    digest = hashlib.sha256(dependencies_of(project))
     return ENVIRONMENTS / digest.hexdigest()[:16]
 
 

@@ -2,8 +2,8 @@
 exactly the code that another step of the run has tested.
 
 What a project's tests do depends on its code (`app/`, `tests/`, `conftest.py`),
-its dependencies (`pyproject.toml`, `uv.lock`) and the schema its migrations build
-on an empty database, nothing else. The team's return to its own answers holds
+its dependencies (`pyproject.toml`, the packages `uv.lock` pins) and the schema
+its migrations build on an empty database, nothing else. The team's return to its own answers holds
 the code of its first step; a `jwt` flip or a driver switch holds the code that
 another variant's first step holds; only the migrations that led there differ.
 
@@ -22,7 +22,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-CODE = ("app", "tests", "conftest.py", "pyproject.toml", "uv.lock")
+from .environments import dependencies_of
+
+CODE = ("app", "tests", "conftest.py")
 # What the migrations decide beyond the schema they build: how they run.
 MIGRATION_TESTS = ["tests/test_migrations.py"]
 
@@ -32,7 +34,7 @@ RunTests = Callable[[bool, "list[str] | None"], None]
 
 def code_of(project: Path) -> str:
     """A digest of the project's code and dependencies."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(dependencies_of(project))
     for name in CODE:
         top = project / name
         files = [top] if top.is_file() else sorted(top.rglob("*"))
