@@ -252,7 +252,9 @@ def serving(database_url: str, database_timeout: float) -> Iterator[Uvicorn]:
         yield server
     except BaseException:
         server.log.seek(0)
-        print("uvicorn's log, to the failure:\n" + server.log.read()[-6000:])
+        state = server.process.poll()
+        running = "running" if state is None else f"exited {state}"
+        print(f"uvicorn ({running})'s log, to the failure:\n" + server.log.read()[-6000:])
         raise
     finally:
         if server.process.poll() is None:
