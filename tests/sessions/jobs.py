@@ -27,11 +27,7 @@ from typing import Any
 from . import timings
 
 CPU_COUNT = os.cpu_count() or 1
-# One more busy step than cores: a test suite waits on its database and on the
-# sleeps of its timing tests for half its time, and a core left idle then is
-# the run's time. Three suites on two cores is what `nox -s timing-tests` proves
-# the timing tests stand.
-CORES = threading.BoundedSemaphore(CPU_COUNT + 1)
+CORES = threading.BoundedSemaphore(CPU_COUNT)
 SERVERS = threading.BoundedSemaphore(CPU_COUNT)
 # Steps in a server slot run at a lower CPU priority: they use what the busy
 # steps leave, and a test suite's timing tests (a writer's turn within 0.3 s)

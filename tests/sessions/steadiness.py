@@ -4,10 +4,12 @@ whole suite runs beside them: what `variants` does to them, made worse.
     nox -s timing-tests [-- TIMES]
 
 Renders two variants (SQLite with JWT, whose writers take turns, and PostgreSQL
-with JWT), then runs the timing tests of both (`tests/test_faults.py`, the
-writers and the pool; `tests/test_login_throttle.py`; `tests/test_server.py`, the
-head deadlines) TIMES times (default 20)
-while a third render's whole suite runs in a loop beside them. Any failure ends it.
+with JWT), then runs the timing tests of both at once (`tests/test_faults.py`,
+the writers and the pool; `tests/test_login_throttle.py`; `tests/test_server.py`,
+the head deadlines) TIMES times each (default 20), while a third render's whole
+suite runs in a loop beside them: three busy processes, none of them niced, where
+`variants` lets one busy step a core run beside its niced servers. Any failure
+ends it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from .environments import environment_of, lock_of
@@ -56,19 +59,21 @@ def repeat(times: int, workdir: Path, log: Callable[[str], None]) -> None:
             )
         log(f"timing tests: the whole suite beside ran {rounds} times")
 
-    def timing_tests() -> None:
+    def timing_tests(variant: Variant) -> None:
+        project, env = projects[variant]
+        for number in range(1, times + 1):
+            steps.run(
+                f"{variant.id}: timing tests",
+                ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider",
+                 "--cov-fail-under=0", *TIMING_TESTS],
+                cwd=project, env=env, uses="none",
+            )
+            log(f"timing tests: {variant.id}: round {number} of {times} green")
+
+    def all_timing_tests() -> None:
         try:
-            for number in range(1, times + 1):
-                for variant in UNDER_TEST:
-                    project, env = projects[variant]
-                    steps.run(
-                        f"{variant.id}: timing tests",
-                        ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider",
-                         "--cov-fail-under=0", *TIMING_TESTS],
-                        cwd=project, env=env, uses="none",
-                    )
-                log(f"timing tests: round {number} of {times} green")
+            in_parallel(*(partial(timing_tests, variant) for variant in UNDER_TEST))
         finally:
             done.set()
 
-    in_parallel(whole_suite_beside, timing_tests)
+    in_parallel(whole_suite_beside, all_timing_tests)
