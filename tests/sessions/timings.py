@@ -109,7 +109,10 @@ def step_table(lines: list[dict[str, object]]) -> str:
                 (float(line["wall"]), float(line["cpu"]))  # type: ignore[arg-type]
             )
     order = list(cells)
-    cells = dict(sorted(cells.items(), key=lambda item: (_strand(item[0]), order.index(item[0]))))
+    cells = dict(sorted(
+        cells.items(),
+        key=lambda item: (_strand(item[0]), _check(item[0]), order.index(item[0])),
+    ))
     header = "| step | " + " | ".join(f"`{unit}`" for unit in units) + " |"
     rule = "|---|" + "---:|" * len(units)
     rows = [header, rule]
@@ -142,6 +145,13 @@ STRANDS = (
 
 def _strand(step: str) -> int:
     return next((rank for prefix, rank in STRANDS if step.startswith(prefix)), 6)
+
+
+def _check(step: str) -> int:
+    """The number of a team check ("team: check 2: pytest"), 0 for other steps:
+    a check's rows stay together although the variants' checks interleave."""
+    match = re.match(r"team: check (\d+):", step)
+    return int(match.group(1)) if match else 0
 
 
 def _generic(step: str) -> str:
