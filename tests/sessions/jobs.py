@@ -3,10 +3,10 @@
 Every step of a variant's check runs through `run()`. A step that keeps a core
 busy (pytest, mypy, copier, alembic) first takes one of `os.cpu_count()` core
 slots, so a session may start many steps at once without overloading the
-machine; one that is no test suite may take the spare slot instead, niced. A
-step that mostly waits on a served app or the database (the live checks) takes
-one of as many server slots instead and runs beside them, at a lower CPU
-priority. Each step's wall time and CPU time (its command's and everything that command
+machine. A step that mostly waits on a served app or the database (the live
+checks) takes one of as many server slots instead and runs beside them, at a
+lower CPU priority. Each
+step's wall time and CPU time (its command's and everything that command
 waited for) go to the run's timing record (timings.py).
 """
 
@@ -29,13 +29,6 @@ from . import timings
 CPU_COUNT = os.cpu_count() or 1
 CORES = threading.BoundedSemaphore(CPU_COUNT)
 SERVERS = threading.BoundedSemaphore(CPU_COUNT)
-# One more busy step than cores, for a step that is no test suite (mypy, alembic,
-# copier, uv), at a lower CPU priority: it runs on what the suites leave while
-# they wait on their database and their timing tests' sleeps, which idled a
-# core at the end of a run. A suite never takes it: its timing tests want a
-# core of their own.
-SPARE = threading.BoundedSemaphore(1)
-_slot_freed = threading.Condition()
 # Steps in a server slot run at a lower CPU priority: they use what the busy
 # steps leave, and a test suite's timing tests (a writer's turn within 0.3 s)
 # keep the core they hold, as on a machine with one other suite beside them.
@@ -62,31 +55,14 @@ class StepFailed(Exception):
 
 
 @contextlib.contextmanager
-def slot(kind: str) -> Iterator[bool]:
-    """A core slot ("core"), a core slot or else the spare one ("busy"), a
-    server slot ("server"), or none ("none"); whether the step runs niced."""
-    if kind == "busy":
-        with _slot_freed:
-            while True:
-                if CORES.acquire(blocking=False):
-                    semaphore, niced = CORES, False
-                    break
-                if SPARE.acquire(blocking=False):
-                    semaphore, niced = SPARE, True
-                    break
-                _slot_freed.wait()
-    elif kind in ("core", "server"):
-        semaphore, niced = {"core": CORES, "server": SERVERS}[kind], kind == "server"
-        semaphore.acquire()
-    else:
-        yield False
+def slot(kind: str) -> Iterator[None]:
+    """A core slot ("core"), a server slot ("server"), or none ("none")."""
+    semaphore = {"core": CORES, "server": SERVERS}.get(kind)
+    if semaphore is None:
+        yield
         return
-    try:
-        yield niced
-    finally:
-        semaphore.release()
-        with _slot_freed:
-            _slot_freed.notify_all()
+    with semaphore:
+        yield
 
 
 class Steps:
@@ -116,11 +92,9 @@ class Steps:
             self._count += 1
             log_file = self.logs / f"{self._count:02d}-{_file_name(label)}.log"
         argv = command if isinstance(command, list) else ["bash", "-c", command]
-        if uses == "core" and "pytest" not in _shown(argv):
-            uses = "busy"
-        with slot(uses) as niced, tempfile.TemporaryFile() as output:
-            if niced:
-                argv = [*NICE, *argv]
+        if uses == "server":
+            argv = [*NICE, *argv]
+        with slot(uses), tempfile.TemporaryFile() as output:
             started = time.monotonic()
             process = subprocess.Popen(
                 argv, cwd=cwd, env=dict(env) if env is not None else None,
@@ -142,7 +116,7 @@ class Steps:
 
     def timed(self, label: str, function: Callable[[], Any], uses: str = "core") -> Any:
         """Run a step written in Python (Copier's API, a file edit), timed."""
-        with slot(uses):  # in this process: never niced, so never the spare slot
+        with slot(uses):
             started, cpu_before = time.monotonic(), time.thread_time()
             try:
                 result = function()
