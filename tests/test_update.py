@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import VARIANTS, fresh_postgres_database, variant_id
+from sessions.suite_once import MIGRATION_TESTS
 from update_scenario import (
     README_LINE,
     TEAM_REVISION,
@@ -105,7 +106,7 @@ def run_migration_tests(project: Path, database_url: str) -> None:
     result = subprocess.run(
         [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-cov",
-            "tests/test_migrations.py",
+            *MIGRATION_TESTS,
         ],
         cwd=project,
         env={**os.environ, "TEST_DATABASE_URL": database_url},
