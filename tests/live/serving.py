@@ -25,7 +25,8 @@ EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 RESERVED_PORTS = 8000
 # A check holds the lock on each port it was given until it exits: the port
 # stays its own while the server on it restarts, or has not bound it yet.
-PORT_LOCKS = Path(tempfile.gettempdir()) / "live-check-ports"
+# Checks run as one user; another user's checks get a directory of their own.
+PORT_LOCKS = Path(tempfile.gettempdir()) / f"live-check-ports-{os.getuid()}"
 _held_port_locks: list[int] = []
 
 
@@ -37,9 +38,9 @@ def free_port() -> int:
     except (OSError, ValueError, IndexError):
         lowest_ephemeral = 32768
     first = max(1024, lowest_ephemeral - RESERVED_PORTS)
-    PORT_LOCKS.mkdir(mode=0o1777, exist_ok=True)
+    PORT_LOCKS.mkdir(exist_ok=True)
     for port in random.sample(range(first, lowest_ephemeral), 200):
-        lock = os.open(PORT_LOCKS / f"{port}.lock", os.O_RDONLY | os.O_CREAT, 0o666)
+        lock = os.open(PORT_LOCKS / f"{port}.lock", os.O_RDONLY | os.O_CREAT, 0o600)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
