@@ -83,3 +83,9 @@ def test_every_release_in_the_changelog_names_a_commit_of_this_repository() -> N
             ["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, check=False
         )
         assert found.returncode == 0, f"{version}: no commit {commit}"
+
+
+def test_ci_runs_the_readme_s_test_command_as_written() -> None:
+    ci_lines = (ROOT / ".ci/run").read_text().splitlines()
+    for command in sh_block(README, "Test it"):
+        assert command in ci_lines, f".ci/run does not run {command!r}"

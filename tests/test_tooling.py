@@ -300,3 +300,21 @@ def test_the_docs_list_every_variant() -> None:
     text = (ROOT / "docs/variants.md").read_text()
     listed = set(re.findall(r"^\| `([a-z-]+)` \|", text, flags=re.MULTILINE))
     assert listed == {variant_id(answers) for answers in VARIANTS}
+
+
+# --- the template's own tooling ---------------------------------------------
+
+# Past this, a tooling file is split by what it does.
+MAX_TOOLING_LINES = 400
+
+
+def test_no_tooling_file_is_over_400_lines() -> None:
+    files = [
+        ROOT / "noxfile.py", *(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")
+    ]
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in files
+        if (lines := len(path.read_text().splitlines())) > MAX_TOOLING_LINES
+    }
+    assert not long, long
