@@ -5,14 +5,17 @@ busy (pytest, mypy, copier, alembic) first takes one of `os.cpu_count()` core
 slots, so a session may start many steps at once without overloading the
 machine. A step that mostly waits on a served app or the database (the live
 checks) takes one of as many server slots instead and runs beside them, at a
-lower CPU priority. Each
-step's wall time and CPU time (its command's and everything that command
+lower CPU priority. Steps on the critical path (`critical_path()`: the
+scripted team's long chain of short steps) take a free slot before the others
+waiting. Each step's wall time and CPU time (its command's and everything that command
 waited for) go to the run's timing record (timings.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import os
 import shutil
 import subprocess
@@ -27,8 +30,6 @@ from typing import Any
 from . import timings
 
 CPU_COUNT = os.cpu_count() or 1
-CORES = threading.BoundedSemaphore(CPU_COUNT)
-SERVERS = threading.BoundedSemaphore(CPU_COUNT)
 # Steps in a server slot run at a lower CPU priority: they use what the busy
 # steps leave, and a test suite's timing tests (a writer's turn within 0.3 s)
 # keep the core they hold, as on a machine with one other suite beside them.
@@ -54,14 +55,59 @@ class StepFailed(Exception):
         self.label = label
 
 
+class Slots:
+    """`count` slots, given to the steps waiting for one by priority (the
+    critical path first), then in the order they came."""
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._waiting: list[tuple[int, int]] = []
+        self._arrivals = itertools.count()
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def taken(self) -> Iterator[None]:
+        me = (0 if getattr(_thread, "critical", False) else 1, next(self._arrivals))
+        with self._changed:
+            heapq.heappush(self._waiting, me)
+            self._changed.wait_for(lambda: self._free > 0 and self._waiting[0] == me)
+            heapq.heappop(self._waiting)
+            self._free -= 1
+            # A slot may be left for the next in line.
+            self._changed.notify_all()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += 1
+                self._changed.notify_all()
+
+
+CORES = Slots(CPU_COUNT)
+SERVERS = Slots(CPU_COUNT)
+_thread = threading.local()
+
+
+@contextlib.contextmanager
+def critical_path() -> Iterator[None]:
+    """The steps this thread runs meanwhile go first: a chain of many short
+    steps, each waiting its turn behind long ones, would end the run alone.
+    (Work it hands to other threads, such as its checks, waits as usual.)"""
+    _thread.critical = True
+    try:
+        yield
+    finally:
+        _thread.critical = False
+
+
 @contextlib.contextmanager
 def slot(kind: str) -> Iterator[None]:
     """A core slot ("core"), a server slot ("server"), or none ("none")."""
-    semaphore = {"core": CORES, "server": SERVERS}.get(kind)
-    if semaphore is None:
+    slots = {"core": CORES, "server": SERVERS}.get(kind)
+    if slots is None:
         yield
         return
-    with semaphore:
+    with slots.taken():
         yield
 
 

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import yaml
 
 from . import environments, mypy_cache, timings
-from .jobs import StepFailed, Steps, in_parallel, scratch
+from .jobs import StepFailed, Steps, critical_path, in_parallel, scratch
 from .postgres import POSTGRES, external_url, server_binaries
 
 ROOT = Path(__file__).parent.parent.parent
@@ -250,10 +250,13 @@ class VariantCheck:
             return POSTGRES.kept(name) if purpose == "app" else POSTGRES.fresh(name)
 
         started = time.monotonic()
-        checked = team_scenario.run(
-            template, workdir, v.orm, v.driver, v.jwt, databases, self.steps,
-            side_by_side=self.side_by_side,
-        )
+        # Some thirty steps in a row, each short: if each waited behind the
+        # long steps of other strands, the team would end the run alone.
+        with critical_path():
+            checked = team_scenario.run(
+                template, workdir, v.orm, v.driver, v.jwt, databases, self.steps,
+                side_by_side=self.side_by_side,
+            )
         for step, seconds in checked:
             self.steps.log(f"{v.id}: team: {step}: checks in {seconds:.0f} s")
         self.steps.log(
