@@ -7,12 +7,16 @@ its migrations build on an empty database, nothing else. The team's return to it
 the code of its first step; a `jwt` flip or a driver switch holds the code that
 another variant's first step holds; only the migrations that led there differ.
 
-So the first step to reach some code runs the whole suite, measuring coverage
-against the project's threshold. A later step holding the same code waits for
-it; if that passed and the migrations here build the same schema (schema_of.py,
-run on the step's own empty database), the outcome of every other test is known,
-and the step runs the tests of the migrations themselves. Otherwise it runs the
-whole suite: measuring coverage only if the first step failed.
+So the first step to reach some code runs the whole suite. A later step holding
+the same code waits for it; if that passed and the migrations here build the
+same schema (schema_of.py, run on the step's own empty database), the outcome
+of every other test is known, and the step runs the tests of the migrations
+themselves. Otherwise it runs the whole suite.
+
+Coverage is not measured here: it is a property of the template's code and its
+tests, which each variant's README check measures against the project's
+threshold (`uv run pytest`, as written), on the same template code; measuring
+it again in the team's suites cost about 40 % of their CPU.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ CODE = ("app", "tests", "conftest.py")
 # What the migrations decide beyond the schema they build: how they run.
 MIGRATION_TESTS = ["tests/test_migrations.py"]
 
-# `run(coverage, tests)`: the tests named (None: all), measuring coverage or not.
-RunTests = Callable[[bool, "list[str] | None"], None]
+# `run(tests)`: the tests named (None: all).
+RunTests = Callable[["list[str] | None"], None]
 
 
 def code_of(project: Path) -> str:
@@ -69,7 +73,7 @@ def run_tests(
             _whole_suites[code] = mine = _WholeSuite(where, schema)
     if first is None:
         try:
-            run(True, None)
+            run(None)
             mine.passed = True
         finally:
             mine.done.set()
@@ -77,12 +81,12 @@ def run_tests(
     first.done.wait()
     if not first.passed:
         log(f"{where}: {first.where} failed on this code; the whole suite here")
-        run(True, None)
+        run(None)
     elif first.schema != schema:
         log(f"{where}: the migrations build another schema than {first.where}'s; "
-            "the whole suite here (coverage measured there)")
-        run(False, None)
+            "the whole suite here")
+        run(None)
     else:
         log(f"{where}: code, dependencies and migrated schema as {first.where}, "
             "whose whole suite passed; the migrations' tests here")
-        run(False, MIGRATION_TESTS)
+        run(MIGRATION_TESTS)
