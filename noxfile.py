@@ -160,6 +160,8 @@ BENCH_TOOLS = (
     "fastapi>=0.121", "uvicorn[standard]>=0.32", "asyncpg>=0.30",
     "sqlalchemy[asyncio]>=2.0.38", "pyjwt>=2.10", "sqlmodel>=0.0.25",
     "psycopg[binary]>=3.2",
+    # The sampling profiler of `-- --profile`.
+    "py-spy>=0.4",
 )
 
 

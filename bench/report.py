@@ -273,6 +273,23 @@ Profiles (py-spy) of the variants under this load show where the rest goes:
   to the ceiling there (0.35-0.45×) than on a single item, and 1.6× of it would
   mean 0.6-0.7× the ceiling.
 
+## Where the time goes
+
+A sampling profile of one variant under load, and what each middleware costs it,
+from `nox -s bench -- --profile` (its own run, not the benchmark's). A sample's
+layer is the package of its innermost Python frame, so "SQLAlchemy" is time in
+SQLAlchemy's own code, not in the driver it calls; samples are of the worker
+while it runs, not while it waits for the database.
+
+In the profile of 2026-12-06 (below), the three middlewares together cost about
+6 % of GET-by-id throughput, each alone less than this machine's noise between
+rounds: they are not what separates a variant from the ceiling. Half the samples
+are FastAPI's dependency resolution (the request's session is a dependency with
+an exit) and SQLAlchemy's session and statement execution, what the ORM style's
+idiom is made of; the next places to measure are there.
+
+{profile}
+
 ## Running it
 
 ```console
@@ -280,6 +297,7 @@ apt-get install -y wrk     # the load generator, from the Debian packages
 nox -s bench               # renders, seeds and measures everything: about 10-15 minutes
 nox -s bench -- --quick    # one short round
 nox -s bench -- --only sqlalchemy-asyncpg --no-docs
+nox -s bench -- --profile  # py-spy under load (below); `-- --profile VARIANT --workload list`
 ```
 
 The session is not part of the default `nox` run. It rewrites this page and its
@@ -324,5 +342,33 @@ def write_docs(
             postgres=table(postgres) if postgres else "Not measured in this run.",
             sqlite=table(sqlite) if sqlite else "Not measured in this run.",
             serving=serving_table(results) or "Not measured in this run.",
+            # Made by its own command: kept as the last one wrote it.
+            profile=profile_section(),
         )
     )
+
+
+PROFILE_START = "<!-- profile: start -->"
+PROFILE_END = "<!-- profile: end -->"
+
+
+def profile_section(new: str | None = None) -> str:
+    """The page's profile between its markers: `new`, or what the page has."""
+    if new is None:
+        page = DOCS / "benchmarks.md"
+        text = page.read_text() if page.exists() else ""
+        start, end = text.find(PROFILE_START), text.find(PROFILE_END)
+        if start < 0 or end < 0:
+            return f"{PROFILE_START}\nNot profiled yet.\n{PROFILE_END}"
+        return text[start : end + len(PROFILE_END)]
+    return f"{PROFILE_START}\n{new}\n{PROFILE_END}"
+
+
+def write_profile(section: str) -> None:
+    """Put a new profile into the page, the rest of it as it is."""
+    page = DOCS / "benchmarks.md"
+    text = page.read_text()
+    old = profile_section()
+    if old not in text:
+        raise SystemExit("bench: docs/benchmarks.md has no profile section; run the benchmark first")
+    page.write_text(text.replace(old, profile_section(section)))

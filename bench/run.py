@@ -11,6 +11,7 @@ written to docs/benchmarks.md with a chart, docs/benchmarks.png.
     nox -s bench                         # the full run, about 10-15 minutes
     nox -s bench -- --quick              # one short round: is everything wired up?
     nox -s bench -- --only sqlalchemy-asyncpg --no-docs
+    nox -s bench -- --profile            # where one variant's time goes (profiling.py)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from apps import (
     ORMS,
     PEER,
     PLAIN_UVICORN,
+    WORKLOADS,
     App,
     create_database,
     create_schema,
@@ -43,7 +45,8 @@ from apps import (
     stop,
 )
 from load import Sample, measure
-from report import chart, check_targets, summarise, table, write_docs
+from profiling import profile
+from report import chart, check_targets, summarise, table, write_docs, write_profile
 
 
 # --- main ----------------------------------------------------------------------
@@ -63,13 +66,26 @@ def main() -> None:
     )
     parser.add_argument("--no-docs", action="store_true", help="only print the table")
     parser.add_argument("--no-references", action="store_true")
+    parser.add_argument(
+        "--profile", nargs="?", const="sqlalchemy-asyncpg-nojwt", metavar="VARIANT",
+        help="instead of the benchmark, profile one variant (default: %(const)s)",
+    )
+    parser.add_argument("--workload", choices=WORKLOADS, default="get",
+                        help="what --profile drives (default: get)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench: wrk is missing; install it with `apt-get install -y wrk`")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.profile:
+        section = profile(args.profile, args.workload, 10, args.postgres, args.workdir)
+        print(section)
+        if not args.no_docs:
+            write_profile(section)
+            log("wrote the profile into docs/benchmarks.md")
+        return
     if args.quick:
         args.rounds, args.seconds, args.sqlite_rounds = 1, 2, 1
     warmup = 0 if args.quick else 1
-    args.workdir.mkdir(parents=True, exist_ok=True)
     scripts = args.workdir / "scripts"
     scripts.mkdir(exist_ok=True)
 

@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -318,3 +319,38 @@ def test_no_tooling_file_is_over_400_lines() -> None:
         if (lines := len(path.read_text().splitlines())) > MAX_TOOLING_LINES
     }
     assert not long, long
+
+
+# --- the benchmark's profile ---------------------------------------------------
+
+
+def profiling() -> Any:
+    sys.path.insert(0, str(ROOT / "bench"))
+    import profiling
+
+    return profiling
+
+
+def test_a_profile_sample_counts_for_the_innermost_known_package() -> None:
+    site = "/venv/lib/python3.11/site-packages"
+    raw = "\n".join([
+        f"run (/py/asyncio/runners.py:118);get (/srv/app/routes/items.py:40);"
+        f"execute ({site}/sqlalchemy/orm/session.py:2300);"
+        f"_prepare ({site}/asyncpg/connection.py:500) 3",
+        f"run (/py/asyncio/runners.py:118);get (/srv/app/routes/items.py:40);"
+        f"execute ({site}/sqlalchemy/orm/session.py:2300);"
+        f"copy (/py/copy.py:10) 1",
+    ])
+    layers, frames, total = profiling().summarise_stacks(raw)
+    assert total == 4
+    assert layers == {"driver (asyncpg, aiosqlite)": 3, "SQLAlchemy": 1}
+    assert frames == {"_prepare (connection.py)": 3, "copy (copy.py)": 1}
+
+
+@pytest.mark.parametrize("answers", VARIANTS, ids=variant_id)
+def test_every_middleware_the_profile_takes_out_is_added_where_it_looks(
+    render: Render, answers: dict[str, object]
+) -> None:
+    main = (render(**answers) / "app/main.py").read_text()
+    for line in profiling().MIDDLEWARES.values():
+        assert line in main, line
