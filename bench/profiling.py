@@ -199,8 +199,10 @@ def layer_costs(app: App, workload: str, scripts: Path) -> str:
 
 
 def profile(
-    variant: str, workload: str, seconds: float, postgres: str, workdir: Path
+    variant: str, workload: str, seconds: float, postgres: str, workdir: Path,
+    graphs: Path = DOCS,
 ) -> str:
+    """The profile's section of docs/benchmarks.md; its flame graph goes to `graphs`."""
     orm, driver, jwt = variant.split("-")
     app = App(variant, driver, jwt == "jwt", "variant")
     app.directory = render(app, workdir)
@@ -219,7 +221,7 @@ def profile(
         # Warm: the first requests build FastAPI's models and SQLAlchemy's caches.
         subprocess.run(["wrk", "-t2", "-c50", "-d2s", "-s", str(script), app.url],
                        check=True, stdout=subprocess.DEVNULL)
-        graph = DOCS / f"profile-{variant}-{workload}.svg"
+        graph = graphs / f"profile-{variant}-{workload}.svg"
         record(app, script, seconds, graph, "flamegraph")
         raw = workdir / f"profile-{variant}-{workload}.txt"
         record(app, script, seconds, raw, "raw")

@@ -77,7 +77,10 @@ def main() -> None:
         raise SystemExit("bench: wrk is missing; install it with `apt-get install -y wrk`")
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.profile:
-        section = profile(args.profile, args.workload, 10, args.postgres, args.workdir)
+        graphs = args.workdir if args.no_docs else DOCS
+        section = profile(
+            args.profile, args.workload, 10, args.postgres, args.workdir, graphs
+        )
         print(section)
         if not args.no_docs:
             write_profile(section)
