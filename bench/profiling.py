@@ -25,7 +25,18 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from apps import App, DOCS, create_database, create_schema, log, render, seed, start, stop
+from apps import (
+    CONNECTIONS,
+    DOCS,
+    App,
+    create_database,
+    create_schema,
+    log,
+    render,
+    seed,
+    start,
+    stop,
+)
 from load import run_wrk, write_script
 
 # (layer, what its frames' file paths contain), tried in order; the first match
@@ -49,6 +60,8 @@ OTHER = "other (standard library, anyio, ...)"
 # A frame in py-spy's raw output: "function (path/to/file.py:line)".
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^:()]*)(?::\d+)?\)$")
 TOP_FRAMES = 15
+# py-spy's samples a second.
+RATE = 200
 # The lines of app/main.py that add each middleware.
 MIDDLEWARES = {
     "ResponseHeaders (request id, security headers)": "    app.add_middleware(ResponseHeaders)\n",
@@ -116,17 +129,14 @@ def record(app: App, script: Path, seconds: float, output: Path, form: str) -> N
     assert app.process is not None
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     sampler = subprocess.Popen(
-        [py_spy, "record", "--pid", str(app.process.pid), "--rate", "200",
+        [py_spy, "record", "--pid", str(app.process.pid), "--rate", str(RATE),
          "--format", form, "--output", str(output), "--nonblocking",
          # Whole paths: a frame's layer is read from them.
          *(["--full-filenames"] if form == "raw" else []),
          "--duration", str(int(seconds) + 1)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    subprocess.run(
-        ["wrk", "-t2", "-c50", f"-d{seconds:g}s", "-s", str(script), app.url],
-        check=True, stdout=subprocess.DEVNULL,
-    )
+    run_wrk(app, script, seconds)
     _, error = sampler.communicate(timeout=60)
     if sampler.returncode != 0 or not output.exists():
         raise SystemExit(f"bench: py-spy failed:\n{error.decode(errors='replace')}")
@@ -219,8 +229,7 @@ def profile(
         scripts.mkdir(exist_ok=True)
         script = write_script(app, workload, scripts)
         # Warm: the first requests build FastAPI's models and SQLAlchemy's caches.
-        subprocess.run(["wrk", "-t2", "-c50", "-d2s", "-s", str(script), app.url],
-                       check=True, stdout=subprocess.DEVNULL)
+        run_wrk(app, script, 2)
         graph = graphs / f"profile-{variant}-{workload}.svg"
         record(app, script, seconds, graph, "flamegraph")
         raw = workdir / f"profile-{variant}-{workload}.txt"
@@ -231,8 +240,8 @@ def profile(
     log(f"flame graph: {graph}")
     return "\n\n".join([
         f"`nox -s bench -- --profile {variant} --workload {workload}`: py-spy "
-        f"(200 samples a second) on the one uvicorn worker while wrk drives it at "
-        f"50 connections for {seconds:g} s. [Flame graph]({graph.name}).",
+        f"({RATE} samples a second) on the one uvicorn worker while wrk drives it at "
+        f"{CONNECTIONS} connections for {seconds:g} s. [Flame graph]({graph.name}).",
         report(app, workload, raw.read_text()),
         costs,
     ])
